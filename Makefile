@@ -1,0 +1,43 @@
+# mpmeter: the two commands (`make sim`, `make test`) work on a fresh machine.
+PY      ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+MPY     := $(VENV)/bin/micropython
+STAMP   := $(VENV)/.stamp
+HEAP    := 192k
+SIMARGS ?=
+
+.PHONY: sim test test-fast bench fuzz lint mpy mptest clean venv
+
+$(STAMP): requirements.txt tools/fetch_unittest.py
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -r requirements.txt
+	$(VPY) tools/fetch_unittest.py $(VENV)/mplib
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The main job: the firmware on boards/sim under the MicroPython unix port.
+sim: $(STAMP)
+	$(VPY) tools/sim.py --runtime micropython $(SIMARGS)
+
+# Everything: pytest (CPython), the MicroPython suite, mpy-cross armv6m, ruff.
+test: $(STAMP)
+	$(VPY) -m pytest -n 2 host_tests
+
+# The on-MicroPython suite alone, as it runs on a board.
+mptest: $(STAMP)
+	MICROPYPATH=.:$(VENV)/mplib $(MPY) -X heapsize=$(HEAP) host_tests/mp/run.py
+
+mpy: $(STAMP)
+	$(VPY) -m pytest -q host_tests/test_mpy_cross.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(VPY) tools/bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build

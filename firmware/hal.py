@@ -1,0 +1,70 @@
+"""The board contract: the duck-typed parts a board hands to the meter (documentation + checks).
+
+Nothing in firmware/ imports `machine` or `rp2`. A board module
+(`boards/<name>/board.py`) builds these parts and returns them from
+`make_board(config)` as a `Board`. Absent parts are None.
+
+Sampler (metrology input)
+    fs          int   frames per second (one frame = one sample of every channel)
+    frames      int   frames per block
+    stride      int   channels per frame (array index = frame * stride + channel)
+    systems     list of dicts, one per measuring system (phase, or Aron element):
+                  {"v": ch, "i": ch, "v_lsb": volts per count, "i_lsb": amps per count,
+                   "v_bias": code at 0 V, "i_bias": code at 0 A,
+                   "skew": sampling time of the i channel minus the v channel, in frames}
+    neutral     None or {"ch": ch, "lsb": amps per count, "bias": code}
+    read()      -> the next filled block (array('h') of frames*stride codes) or None
+                   when none is ready. The block returned by the previous read() stays
+                   intact until the following read() (the ring holds >= 3 blocks).
+    Codes are 16-bit two's complement in the array (the RP2040 ADC's 0..4095 codes fit).
+    After bias removal every code lies in [-32768, 32767].
+
+Clock
+    now()       -> int UTC seconds
+    ticks_ms()  -> int milliseconds, monotonic (wraps like time.ticks_ms on a board)
+
+Pulse pin (LED, S0)
+    value(x)    drive the output: 1 = pulse active (LED lit / S0 transistor on)
+
+Flash: a MicroPython block device (readblocks/writeblocks/ioctl, extended form).
+Port: read(n) / write(buf) / any().
+"""
+
+
+class Board:
+    """The parts of one board. Attributes are None where the board has no such part."""
+
+    def __init__(self, name, sampler=None, clock=None, led=None, s0=None, flash=None,
+                 optical=None, lcd=None, button=None, relay=None, inputs=None, power=None):
+        self.name = name
+        self.sampler = sampler
+        self.clock = clock
+        self.led = led
+        self.s0 = s0
+        self.flash = flash
+        self.optical = optical
+        self.lcd = lcd
+        self.button = button
+        self.relay = relay
+        self.inputs = inputs
+        self.power = power  # phasor-fidelity source: read() -> (seconds, [(p, q, v, i)...]) or None
+
+
+SYSTEM_KEYS = ("v", "i", "v_lsb", "i_lsb", "v_bias", "i_bias", "skew")
+
+
+def check_sampler(s):
+    """Raise ValueError naming the first field of a sampler that breaks the contract."""
+    for k in ("fs", "frames", "stride", "systems"):
+        if not hasattr(s, k):
+            raise ValueError("sampler lacks %s" % k)
+    if not 1 <= len(s.systems) <= 3:
+        raise ValueError("sampler.systems: 1..3 measuring systems, got %d" % len(s.systems))
+    for n, sy in enumerate(s.systems):
+        for k in SYSTEM_KEYS:
+            if k not in sy:
+                raise ValueError("sampler.systems[%d] lacks %s" % (n, k))
+        for k in ("v", "i"):
+            if not 0 <= sy[k] < s.stride:
+                raise ValueError("sampler.systems[%d].%s: channel %d outside stride %d"
+                                 % (n, k, sy[k], s.stride))

@@ -1,0 +1,11 @@
+"""pytest set-up: firmware imports as `mpmeter`, and `micropython` resolves to the compat shim."""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for p in (ROOT, os.path.join(ROOT, "host_tests", "compat")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+import micropython  # noqa: E402,F401  (installs the viper annotation names)

@@ -1,0 +1,61 @@
+"""MicroPython test runner: runs every host_tests/mp/test_*.py with micropython-lib unittest.
+
+Same file on the unix port (CI: `make mptest`) and on a board:
+    mpremote mip install unittest
+    mpremote mount . exec "import sys; sys.path[:0]=['', 'host_tests/mp']; exec(open('host_tests/mp/run.py').read())"
+Optional argv: module names to run (default: all). Exit code: failures + errors.
+"""
+
+import os
+import sys
+
+HERE = "host_tests/mp"
+for _p in ("", HERE, ".venv/mplib"):
+    if _p not in sys.path:
+        sys.path.append(_p)
+
+import unittest  # noqa: E402
+
+
+def discover(names):
+    if names:
+        return names
+    found = [f[:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py")]
+    found.sort()
+    return found
+
+
+def cases(mod):
+    for name in dir(mod):
+        obj = getattr(mod, name)
+        if isinstance(obj, type) and issubclass(obj, unittest.TestCase) and obj is not unittest.TestCase:
+            yield obj
+
+
+def main(argv):
+    names = discover(argv)
+    suite = unittest.TestSuite()
+    broken = 0
+    for n in names:
+        try:
+            mod = __import__(n)
+        except Exception as e:  # an import error is a failure, not a crash of the runner
+            print("ERROR importing", n)
+            sys.print_exception(e)
+            broken += 1
+            continue
+        for c in cases(mod):
+            suite.addTest(c)
+    result = unittest.TestRunner().run(suite)
+    for exc in result.exceptions:
+        print("-" * 70)
+        print(exc)
+    bad = result.failuresNum + result.errorsNum + broken
+    print("== MicroPython: %d passed, %d failed, %d skipped in %d modules =="
+          % (result.testsRun - result.failuresNum - result.errorsNum - result.skippedNum,
+             bad, result.skippedNum, len(names)))
+    return bad
+
+
+if __name__ == "__main__":
+    sys.exit(min(main(sys.argv[1:]), 255))
