@@ -48,7 +48,7 @@ PAR_WORDS = const(7)
 
 # Bounds that keep all intermediates below 2**31 on a 32-bit core.
 MAX_CALL = const(32767)     # frames per accumulate() call
-MAX_PERIOD = const(131071)  # frames accumulated before the pairs are read and cleared
+MAX_PERIOD = const(65535)   # frames accumulated before the pairs are read and cleared
 
 ZC_LEVEL = const(0)   # crossing state words (array('i'))
 ZC_HYST = const(1)
@@ -187,7 +187,7 @@ def accumulate(cur, prev, start, end, par, acc):
     hi = p >> 16 (|hi| <= 2**14). With end - start <= MAX_CALL (32767):
     lo sums <= 65535 * 32767 < 2**31, hi sums and sum v, sum i < 2**30.
     A pair's hi word grows by at most 2**14 + 1 per frame, so it stays below
-    2**31 while the pairs hold at most MAX_PERIOD (131071) frames.
+    2**31 while the pairs hold at most MAX_PERIOD (65535) frames (65535 * 16385 < 2**30).
     """
     if VIPER:
         _accumulate(cur, prev, start, end, par, acc)

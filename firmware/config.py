@@ -1,0 +1,88 @@
+"""Meter configuration: the two profiles (Kamstrup 162 / 351B) and validated overrides.
+
+Figures from the datasheets in shared/reference and the metrology notes:
+162: 1-phase direct, 5(85) A, Un 230 V, class B, LED 1000 imp/kWh and imp/kvarh, 30 ms.
+351B: 3-phase CT 5(6) A, Un 3x230/400 V, class C, LED 10000 imp/kWh and imp/kvarh
+(30 ms), S0 5000 imp/kWh, 30 or 80 ms (code I), secondary or primary energy
+(code M), CT ratio 5/5..3000/5.
+"""
+
+PROFILES = {
+    "162": {
+        "profile": "162", "phases": 1, "wiring": "4w", "accuracy_class": "B",
+        "un": 230.0, "fn": 50, "iref": 5.0, "itr": 0.5, "imin": 0.25, "ist": 0.02,
+        "imax": 85.0,
+        "led_imp_kwh": 1000, "led_imp_kvarh": 1000, "led_idle_on": False,
+        "s0_imp_kwh": 0, "s0_primary": False, "pulse_ms": 30,
+        "ct": (1, 1), "vt": (1, 1),
+        "cycles": 10, "creep_current": None, "creep_power": None,
+    },
+    "351": {
+        "profile": "351", "phases": 3, "wiring": "4w", "accuracy_class": "C",
+        "un": 230.0, "fn": 50, "iref": 5.0, "itr": 0.25, "imin": 0.05, "ist": 0.005,
+        "imax": 6.0,
+        "led_imp_kwh": 10000, "led_imp_kvarh": 10000, "led_idle_on": False,
+        "s0_imp_kwh": 5000, "s0_primary": False, "pulse_ms": 30,
+        "ct": (5, 5), "vt": (1, 1),
+        "cycles": 10, "creep_current": None, "creep_power": None,
+    },
+}
+
+_NUM = (int, float)
+
+
+def _ratio(name, x, lo, hi):
+    if not (isinstance(x, (list, tuple)) and len(x) == 2
+            and isinstance(x[0], int) and isinstance(x[1], int)):
+        raise ValueError("%s: must be [primary, secondary] integers" % name)
+    if not (x[1] > 0 and lo <= x[0] and x[0] <= hi * x[1]):
+        raise ValueError("%s: %d/%d outside the allowed range" % (name, x[0], x[1]))
+    return (x[0], x[1])
+
+
+class Config:
+    """A profile plus overrides; every field is checked and a bad one is named."""
+
+    def __init__(self, profile="162", overrides=None):
+        if profile not in PROFILES:
+            raise ValueError("profile: must be one of %s, got %r" % (sorted(PROFILES), profile))
+        d = dict(PROFILES[profile])
+        for k, v in (overrides or {}).items():
+            if k not in d or k == "profile":
+                raise ValueError("config.%s: unknown setting" % k)
+            d[k] = v
+        self._check(d)
+        for k, v in d.items():
+            setattr(self, k, v)
+        if self.creep_current is None:
+            self.creep_current = 0.5 * self.ist
+        if self.creep_power is None:
+            self.creep_power = 0.4 * self.un * self.ist
+        self.data = d
+
+    @staticmethod
+    def _check(d):
+        for k in ("un", "iref", "itr", "imin", "ist", "imax"):
+            if not isinstance(d[k], _NUM) or not d[k] > 0:
+                raise ValueError("config.%s: must be a positive number" % k)
+        if not d["ist"] < d["imin"] < d["itr"] < d["imax"]:
+            raise ValueError("config: currents must satisfy ist < imin < itr < imax")
+        if d["fn"] not in (50, 60):
+            raise ValueError("config.fn: 50 or 60 Hz")
+        if d["wiring"] not in ("4w", "aron"):
+            raise ValueError("config.wiring: '4w' or 'aron'")
+        if d["wiring"] == "aron" and d["phases"] != 3:
+            raise ValueError("config.wiring: aron needs a 3-phase profile")
+        for k in ("led_imp_kwh", "led_imp_kvarh", "s0_imp_kwh"):
+            x = d[k]
+            if not isinstance(x, int) or x < 0 or (x and 1000000 % x):
+                raise ValueError("config.%s: imp/kWh must divide 1000000 (0 = off)" % k)
+        if d["pulse_ms"] not in (30, 80):
+            raise ValueError("config.pulse_ms: 30 or 80 ms (code I)")
+        if not isinstance(d["cycles"], int) or not 1 <= d["cycles"] <= 100:
+            raise ValueError("config.cycles: 1..100 mains cycles per measurement period")
+        d["ct"] = _ratio("config.ct", d["ct"], 1, 600)
+        d["vt"] = _ratio("config.vt", d["vt"], 1, 1000)
+        for k in ("creep_current", "creep_power"):
+            if d[k] is not None and (not isinstance(d[k], _NUM) or d[k] < 0):
+                raise ValueError("config.%s: must be a number >= 0" % k)
