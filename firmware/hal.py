@@ -32,10 +32,11 @@ Port: read(n) / write(buf) / any().
 
 
 class Board:
-    """The parts of one board. Attributes are None where the board has no such part."""
+    """The parts of one board; attributes are None where the board has no such part."""
 
     def __init__(self, name, sampler=None, clock=None, led=None, s0=None, flash=None,
-                 optical=None, lcd=None, button=None, relay=None, inputs=None, power=None):
+                 optical=None, lcd=None, button=None, relay=None, inputs=None, power=None,
+                 led_q=None):
         self.name = name
         self.sampler = sampler
         self.clock = clock
@@ -47,7 +48,8 @@ class Board:
         self.button = button
         self.relay = relay
         self.inputs = inputs
-        self.power = power  # phasor-fidelity source: read() -> (seconds, [(p, q, v, i)...]) or None
+        self.power = power  # phasor source: read() -> (seconds, [(p, q, v, i)..], f) or None
+        self.led_q = led_q  # reactive-energy LED (imp/kvarh)
 
 
 SYSTEM_KEYS = ("v", "i", "v_lsb", "i_lsb", "v_bias", "i_bias", "skew")

@@ -72,7 +72,7 @@ def test_off_nominal_frequency_reactive_correction(f):
     s = ToneSampler(8000, 160, f, 230.0, 5.0, 30.0, 400 / 32768, 10 / 32768)
     eng, got = run(s, 1.0)
     whole = [g for g in got if g[6]]
-    for n, p, q, v, i, fr, _ in whole:
+    for _n, p, q, _v, _i, fr, _ in whole:
         assert abs(fr - f) < 0.001
         # a period is a whole number of frames, not of cycles: ripple within 1e-3
         assert abs(q - 575.0) < 575 * 1e-3      # 1150 sin 30
@@ -89,7 +89,7 @@ def test_round_robin_skew_is_corrected():
                     bias=2048)
     eng, got = run(s, 1.0)
     whole = [g for g in got if g[6]]
-    for n, p, q, *_ in whole:
+    for _n, p, q, *_ in whole:
         assert abs(p - 4600) < 4600 * 2e-3
         assert abs(q) < 4600 * 3e-3
     s2 = ToneSampler(4000, 80, 50.0, 230.0, 20.0, 0.0, 450 / 2048, 130 / 2048, skew=0.5,

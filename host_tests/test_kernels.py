@@ -1,4 +1,4 @@
-"""Kernel contract under CPython: the plain twin equals a naive sum, and the 32-bit bound is proven."""
+"""Kernel contract under CPython: twin equals a naive sum; the 32-bit bound is proven."""
 
 import array
 

