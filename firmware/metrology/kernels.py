@@ -17,6 +17,7 @@ a (hi, lo) word pair with value = hi * 65536 + lo and 0 <= lo < 65536:
     ACC_SVV, ACC_SII   sum v*v, sum i*i
     ACC_SVI            sum v*i
     ACC_SQI            sum v[n-d]*i[n]  (v delayed a quarter cycle: reactive power)
+    ACC_SCRATCH        one scratch word used by the fold
 The pairs keep every intermediate below 2**31 on a 32-bit core (proof in the
 docstring of `accumulate` and in host_tests/test_kernels.py).
 
@@ -35,7 +36,8 @@ ACC_SVV = const(4)
 ACC_SII = const(6)
 ACC_SVI = const(8)
 ACC_SQI = const(10)
-ACC_WORDS = const(12)
+ACC_SCRATCH = const(12)
+ACC_WORDS = const(13)
 
 PAR_FRAMES = const(0)
 PAR_STRIDE = const(1)
@@ -71,106 +73,149 @@ def _accumulate(cur: ptr16, prev: ptr16, start: int, end: int, par: ptr32, acc: 
     d = par[6]
     sv = 0
     si = 0
-    vvl = 0
-    vvh = 0
-    iil = 0
-    iih = 0
-    vil = 0
-    vih = 0
-    qil = 0
-    qih = 0
+    wvv = 0
+    hvv = 0
+    wii = 0
+    hii = 0
+    wvi = 0
+    hvi = 0
+    wqi = 0
+    hqi = 0
     n = start
+    stop = d if d < end else end
+    qo = (frames - d) * stride + vch     # v[n-d] for n < d comes from the previous block
+    while n < stop:
+        k = n * stride
+        v = ((cur[k + vch] ^ 0x8000) - 0x8000) - vb
+        i = ((cur[k + ich] ^ 0x8000) - 0x8000) - ib
+        q = ((prev[k + qo] ^ 0x8000) - 0x8000) - vb
+        sv += v
+        si += i
+        p = v * v
+        wvv += p
+        hvv += p >> 16
+        p = i * i
+        wii += p
+        hii += p >> 16
+        p = v * i
+        wvi += p
+        hvi += p >> 16
+        p = q * i
+        wqi += p
+        hqi += p >> 16
+        n += 1
+    qo = vch - d * stride                 # ... and from this block for n >= d
     while n < end:
         k = n * stride
         v = ((cur[k + vch] ^ 0x8000) - 0x8000) - vb
         i = ((cur[k + ich] ^ 0x8000) - 0x8000) - ib
-        m = n - d
-        if m >= 0:
-            q = cur[m * stride + vch]
-        else:
-            q = prev[(m + frames) * stride + vch]
-        q = ((q ^ 0x8000) - 0x8000) - vb
+        q = ((cur[k + qo] ^ 0x8000) - 0x8000) - vb
         sv += v
         si += i
         p = v * v
-        vvl += p & 0xFFFF
-        vvh += p >> 16
+        wvv += p
+        hvv += p >> 16
         p = i * i
-        iil += p & 0xFFFF
-        iih += p >> 16
+        wii += p
+        hii += p >> 16
         p = v * i
-        vil += p & 0xFFFF
-        vih += p >> 16
+        wvi += p
+        hvi += p >> 16
         p = q * i
-        qil += p & 0xFFFF
-        qih += p >> 16
+        wqi += p
+        hqi += p >> 16
         n += 1
-    # fold the call's sums into the persistent (hi, lo) pairs
+    # fold into the persistent (hi, lo) pairs; acc[12] is scratch: storing a word
+    # truncates to 32 bits on every port, which makes the low sum exact (see docstring)
     x = acc[1] + (sv & 0xFFFF)
     acc[0] = acc[0] + (sv >> 16) + (x >> 16)
     acc[1] = x & 0xFFFF
     x = acc[3] + (si & 0xFFFF)
     acc[2] = acc[2] + (si >> 16) + (x >> 16)
     acc[3] = x & 0xFFFF
-    x = acc[5] + (vvl & 0xFFFF)
-    acc[4] = acc[4] + (vvl >> 16) + vvh + (x >> 16)
+    acc[12] = wvv - (hvv << 16)
+    lo = acc[12]
+    x = acc[5] + (lo & 0xFFFF)
+    acc[4] = acc[4] + (lo >> 16) + hvv + (x >> 16)
     acc[5] = x & 0xFFFF
-    x = acc[7] + (iil & 0xFFFF)
-    acc[6] = acc[6] + (iil >> 16) + iih + (x >> 16)
+    acc[12] = wii - (hii << 16)
+    lo = acc[12]
+    x = acc[7] + (lo & 0xFFFF)
+    acc[6] = acc[6] + (lo >> 16) + hii + (x >> 16)
     acc[7] = x & 0xFFFF
-    x = acc[9] + (vil & 0xFFFF)
-    acc[8] = acc[8] + (vil >> 16) + vih + (x >> 16)
+    acc[12] = wvi - (hvi << 16)
+    lo = acc[12]
+    x = acc[9] + (lo & 0xFFFF)
+    acc[8] = acc[8] + (lo >> 16) + hvi + (x >> 16)
     acc[9] = x & 0xFFFF
-    x = acc[11] + (qil & 0xFFFF)
-    acc[10] = acc[10] + (qil >> 16) + qih + (x >> 16)
+    acc[12] = wqi - (hqi << 16)
+    lo = acc[12]
+    x = acc[11] + (lo & 0xFFFF)
+    acc[10] = acc[10] + (lo >> 16) + hqi + (x >> 16)
     acc[11] = x & 0xFFFF
 
 
-def ref_accumulate(cur, prev, start, end, par, acc, chk=None):
-    """Plain-Python twin of `accumulate`, operation for operation.
+_M32 = 0xFFFFFFFF
 
-    `chk`, when given, is called with every intermediate word; the 32-bit proof
-    in the tests passes a function that fails if a value leaves int32.
+
+def ref_accumulate(cur, prev, start, end, par, acc, chk=None):
+    """Plain-Python twin of `accumulate`, operation for operation, with 32-bit semantics.
+
+    The w sums wrap modulo 2**32 exactly as a 32-bit core adds; `chk`, when given,
+    is called with every intermediate that must NOT wrap (the 32-bit proof in the
+    tests passes a function that fails if such a value leaves int32).
     """
     frames, stride, vch, ich, vb, ib, d = par[0], par[1], par[2], par[3], par[4], par[5], par[6]
-    sv = si = vvl = vvh = iil = iih = vil = vih = qil = qih = 0
+    sv = si = wvv = hvv = wii = hii = wvi = hvi = wqi = hqi = 0
     for n in range(start, end):
         k = n * stride
         v = ((cur[k + vch] & 0xFFFF ^ 0x8000) - 0x8000) - vb
         i = ((cur[k + ich] & 0xFFFF ^ 0x8000) - 0x8000) - ib
-        m = n - d
-        q = cur[m * stride + vch] if m >= 0 else prev[(m + frames) * stride + vch]
+        if n < d:
+            q = prev[k + (frames - d) * stride + vch]
+        else:
+            q = cur[k + vch - d * stride]
         q = ((q & 0xFFFF ^ 0x8000) - 0x8000) - vb
         sv += v
         si += i
         pv = v * v
-        vvl += pv & 0xFFFF
-        vvh += pv >> 16
+        wvv = (wvv + pv) & _M32
+        hvv += pv >> 16
         pi = i * i
-        iil += pi & 0xFFFF
-        iih += pi >> 16
+        wii = (wii + pi) & _M32
+        hii += pi >> 16
         pp = v * i
-        vil += pp & 0xFFFF
-        vih += pp >> 16
+        wvi = (wvi + pp) & _M32
+        hvi += pp >> 16
         pq = q * i
-        qil += pq & 0xFFFF
-        qih += pq >> 16
+        wqi = (wqi + pq) & _M32
+        hqi += pq >> 16
         if chk is not None:
-            for w in (k + vch, v, i, q, sv, si, pv, pi, pp, pq, vvl, vvh, iil, iih,
-                      vil, vih, qil, qih):
-                chk(w)
-    for hi, (lo_sum, hi_sum) in enumerate(((sv, None), (si, None), (vvl, vvh), (iil, iih),
-                                           (vil, vih), (qil, qih))):
-        h = 2 * hi
-        x = acc[h + 1] + (lo_sum & 0xFFFF)
-        y = acc[h] + (lo_sum >> 16) + (x >> 16)
-        if hi_sum is not None:
-            y += hi_sum
+            for x in (k + vch, v, i, q, sv, si, pv, pi, pp, pq, hvv, hii, hvi, hqi):
+                chk(x)
+    x = acc[1] + (sv & 0xFFFF)
+    y = acc[0] + (sv >> 16) + (x >> 16)
+    acc[0], acc[1] = y, x & 0xFFFF
+    if chk is not None:
+        chk(x)
+        chk(y)
+    x = acc[3] + (si & 0xFFFF)
+    y = acc[2] + (si >> 16) + (x >> 16)
+    acc[2], acc[3] = y, x & 0xFFFF
+    if chk is not None:
+        chk(x)
+        chk(y)
+    for h, w, hs in ((4, wvv, hvv), (6, wii, hii), (8, wvi, hvi), (10, wqi, hqi)):
+        lo = (w - (hs << 16)) & _M32   # the word store
+        x = acc[h + 1] + (lo & 0xFFFF)
+        y = acc[h] + (lo >> 16) + hs + (x >> 16)
         if chk is not None:
+            chk(lo)
             chk(x)
             chk(y)
         acc[h] = y
         acc[h + 1] = x & 0xFFFF
+        acc[12] = lo
 
 
 def accumulate(cur, prev, start, end, par, acc):
@@ -183,16 +228,83 @@ def accumulate(cur, prev, start, end, par, acc):
     acc       : array('i') ACC_WORDS, added to (never cleared here).
 
     Bound (32-bit core): after bias removal |v|, |i| <= 2**15, so one product
-    |p| <= 2**30; p splits exactly into lo = p & 0xFFFF (0..65535) and
-    hi = p >> 16 (|hi| <= 2**14). With end - start <= MAX_CALL (32767):
-    lo sums <= 65535 * 32767 < 2**31, hi sums and sum v, sum i < 2**30.
-    A pair's hi word grows by at most 2**14 + 1 per frame, so it stays below
-    2**31 while the pairs hold at most MAX_PERIOD (65535) frames (65535 * 16385 < 2**30).
+    |p| <= 2**30. Each product p = 65536 * (p >> 16) + (p & 0xFFFF) exactly. The
+    kernel sums h = sum(p >> 16) (|p >> 16| <= 2**14, so |h| < 2**29 for
+    MAX_CALL = 32767 frames) and w = sum(p), which is allowed to wrap: it is only
+    used modulo 2**32. The low sum L = sum(p & 0xFFFF) lies in [0, 65535 * 32767],
+    inside [0, 2**31), and L = (w - 65536 * h) mod 2**32, so storing that word
+    (stores truncate to 32 bits on every port) and loading it back yields L
+    exactly, on the 32-bit RP2040 and the 64-bit unix port alike. Sum v and sum i
+    stay below 2**30. A pair's hi word grows by at most 2**14 + 1 per frame, so
+    it stays below 2**31 while the pairs hold at most MAX_PERIOD (65535) frames.
+    Cost per frame: 3 loads, 2 sums, 4 products with 2 adds and 1 shift each.
     """
     if VIPER:
         _accumulate(cur, prev, start, end, par, acc)
     else:
         ref_accumulate(cur, prev, start, end, par, acc)
+
+
+@micropython.viper
+def _accumulate_i(cur: ptr16, start: int, end: int, par: ptr32, acc: ptr32):
+    stride = par[1]
+    ich = par[3]
+    ib = ((par[5] & 0xFFFF) ^ 0x8000) - 0x8000
+    si = 0
+    wii = 0
+    hii = 0
+    n = start
+    while n < end:
+        i = ((cur[n * stride + ich] ^ 0x8000) - 0x8000) - ib
+        si += i
+        p = i * i
+        wii += p
+        hii += p >> 16
+        n += 1
+    x = acc[3] + (si & 0xFFFF)
+    acc[2] = acc[2] + (si >> 16) + (x >> 16)
+    acc[3] = x & 0xFFFF
+    acc[12] = wii - (hii << 16)
+    lo = acc[12]
+    x = acc[7] + (lo & 0xFFFF)
+    acc[6] = acc[6] + (lo >> 16) + hii + (x >> 16)
+    acc[7] = x & 0xFFFF
+
+
+def ref_accumulate_i(cur, start, end, par, acc, chk=None):
+    """Plain-Python twin of `accumulate_i` (32-bit semantics as ref_accumulate)."""
+    stride, ich, ib = par[1], par[3], par[5]
+    si = wii = hii = 0
+    for n in range(start, end):
+        i = ((cur[n * stride + ich] & 0xFFFF ^ 0x8000) - 0x8000) - ib
+        si += i
+        p = i * i
+        wii = (wii + p) & _M32
+        hii += p >> 16
+        if chk is not None:
+            for x in (i, si, p, hii):
+                chk(x)
+    x = acc[3] + (si & 0xFFFF)
+    acc[2] = acc[2] + (si >> 16) + (x >> 16)
+    acc[3] = x & 0xFFFF
+    lo = (wii - (hii << 16)) & _M32
+    x = acc[7] + (lo & 0xFFFF)
+    acc[6] = acc[6] + (lo >> 16) + hii + (x >> 16)
+    acc[7] = x & 0xFFFF
+    acc[12] = lo
+    if chk is not None:
+        chk(lo)
+        chk(acc[2])
+        chk(acc[6])
+
+
+def accumulate_i(cur, start, end, par, acc):
+    """Current-only variant of `accumulate` for the neutral channel: sum i and sum i*i
+    into the ACC_SI and ACC_SII pairs (same par layout, same bounds, a quarter of the work)."""
+    if VIPER:
+        _accumulate_i(cur, start, end, par, acc)
+    else:
+        ref_accumulate_i(cur, start, end, par, acc)
 
 
 @micropython.viper

@@ -103,3 +103,27 @@ class TestCrossings(unittest.TestCase):
         self.assertEqual(c, 2)
         self.assertEqual(list(out[:6]), [1, -500, -100, 4, -600, 50])
         self.assertEqual(st[3], 50)
+
+
+class TestAccumulateI(unittest.TestCase):
+    def test_viper_equals_twin_and_full_kernel(self):
+        random.seed(11)
+        r = random.randint
+        frames, stride = 160, 8
+        cur = block(frames, stride, r)
+        par = params(frames, stride, 0, 6, 0, 0, 40)
+        a = array.array("i", [0] * K.ACC_WORDS)
+        b = array.array("i", [0] * K.ACC_WORDS)
+        c = array.array("i", [0] * K.ACC_WORDS)
+        for start, end in ((0, frames), (3, 99)):
+            K._accumulate_i(cur, start, end, par, a)
+            K.ref_accumulate_i(cur, start, end, par, b)
+            K._accumulate(cur, cur, start, end, par, c)
+        self.assertEqual(list(a), list(b))
+        for w in (K.ACC_SI, K.ACC_SII):
+            self.assertEqual(K.pair(a, w), K.pair(c, w))
+        micropython.heap_lock()
+        try:
+            K._accumulate_i(cur, 0, frames, par, a)
+        finally:
+            micropython.heap_unlock()
