@@ -9,3 +9,6 @@ for p in (ROOT, os.path.join(ROOT, "host_tests", "compat")):
         sys.path.insert(0, p)
 
 import micropython  # noqa: E402,F401  (installs the viper annotation names)
+
+# host_tests/mp holds the on-MicroPython unittest suite (run by test_toolchain.py)
+collect_ignore = ["mp"]

@@ -1,0 +1,71 @@
+"""The simulator board: waveform or phasor source, sample-driven clock, recording pulse pins."""
+
+from mpmeter.hal import Board
+
+
+class SimClock:
+    """Meter time advanced by the samples themselves (deterministic, any speed)."""
+
+    def __init__(self, source, start_epoch):
+        self.source = source
+        self.start = start_epoch
+
+    def ms(self):
+        s = self.source
+        if hasattr(s, "frames_done"):
+            return s.frames_done * 1000 // s.fs
+        return s.seconds_done * 1000
+
+    def ticks_ms(self):
+        return self.ms()
+
+    def now(self):
+        return self.start + self.ms() // 1000
+
+
+class SimPin:
+    """An output pin that counts its rising edges and remembers its level (LED, S0)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.level = 0
+        self.rises = 0
+
+    def value(self, x=None):
+        if x is None:
+            return self.level
+        x = 1 if x else 0
+        if x and not self.level:
+            self.rises += 1
+        self.level = x
+
+
+def make_board(config, scenario, fidelity="waveform", adc=None, seed=1, noise=True,
+               errors=None):
+    """Build the sim board for a validated scenario. adc: 'rp2040' | 'ads131m08'."""
+    from boards.sim import waveform
+
+    if adc is None:
+        adc = "rp2040" if scenario["profile"] == "162" else "ads131m08"
+    if fidelity == "waveform":
+        src = waveform.WaveformSource(scenario, model=adc, seed=seed, noise=noise,
+                                      errors=errors)
+        sampler = waveform.Sampler(src)
+        power = None
+    elif fidelity == "phasor":
+        src = waveform.PhasorSource(scenario)
+        sampler = None
+        power = src
+        if not hasattr(src, "fs"):
+            src.fs = 1
+    else:
+        raise ValueError("fidelity: 'waveform' or 'phasor', got %r" % (fidelity,))
+    clock = SimClock(src, scenario["start_epoch"])
+    led = SimPin("LED kWh")
+    led_q = SimPin("LED kvarh")
+    s0 = SimPin("S0") if config.s0_imp_kwh else None
+    b = Board("sim-" + adc if sampler else "sim-phasor", sampler=sampler, clock=clock,
+              led=led, led_q=led_q, s0=s0, power=power)
+    b.source = src
+    b.adc = adc if sampler else "phasor"
+    return b

@@ -1,0 +1,216 @@
+"""Simulator entry point: runs the firmware on boards/sim (MicroPython unix port or CPython).
+
+    micropython -X heapsize=1m boards/sim/main.py --scenario FILE [options]
+(tools/sim.py builds this command line; `make sim` calls tools/sim.py.)
+"""
+
+import json
+import sys
+import time
+
+if "" not in sys.path:
+    sys.path.insert(0, "")
+
+from boards.sim import scenario as scenario_mod  # noqa: E402
+from boards.sim.board import make_board  # noqa: E402
+from boards.sim.terminal import Terminal, panel, utc_text  # noqa: E402
+from mpmeter.config import Config  # noqa: E402
+from mpmeter.energy.registers import NAMES, OBIS  # noqa: E402
+from mpmeter.meter import Meter  # noqa: E402
+from mpmeter.metrology.engine import Calibration  # noqa: E402
+
+DEFAULT_SCENARIO = "boards/sim/scenarios/household_day.json"
+STATE_FILE = "/registers.json"
+MICRO = sys.implementation.name == "micropython"
+
+
+def _ms():
+    if MICRO:
+        return time.ticks_ms()
+    return int(time.monotonic() * 1000)
+
+
+def _elapsed(t0):
+    if MICRO:
+        return time.ticks_diff(time.ticks_ms(), t0)
+    return _ms() - t0
+
+
+def _sleep_ms(ms):
+    if MICRO:
+        time.sleep_ms(ms)
+    else:
+        time.sleep(ms / 1000)
+
+
+def parse(argv):
+    import argparse
+
+    p = argparse.ArgumentParser(description="mpmeter simulator")
+    p.add_argument("--scenario", default=DEFAULT_SCENARIO)
+    p.add_argument("--speed", default="max")
+    p.add_argument("--fidelity", default="waveform")
+    p.add_argument("--adc", default="")
+    p.add_argument("--state", default="")
+    p.add_argument("--report", default="")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-noise", action="store_true")
+    p.add_argument("--no-ansi", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--config", default="")
+    p.add_argument("--cal", default="")
+    p.add_argument("--refresh-ms", type=int, default=250)
+    return p.parse_args(argv)
+
+
+def _speed(text):
+    if text == "max":
+        return 0.0
+    try:
+        x = float(text)
+    except ValueError:
+        raise ValueError("--speed: a number > 0 or 'max', got %r" % text)
+    if not x > 0:
+        raise ValueError("--speed: a number > 0 or 'max', got %r" % text)
+    return x
+
+
+def _load_json(path, what):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError:
+        raise ValueError("%s: cannot read %s" % (what, path))
+    except ValueError:
+        raise ValueError("%s: %s is not valid JSON" % (what, path))
+
+
+def restore_state(meter, path):
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except OSError:
+        return False
+    try:
+        meter.registers.restore(tuple(saved["registers"]))
+    except (ValueError, KeyError, TypeError) as e:
+        print("state: ignoring %s (%s)" % (path, e))
+        return False
+    return True
+
+
+def save_state(meter, path):
+    data = {"registers": list(meter.registers.state())}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    import os
+    os.rename(tmp, path)
+
+
+def report(meter, board, sc, args, wall_ms):
+    out = meter.report()
+    m = meter.m
+    out["scenario"] = args.scenario
+    out["profile"] = sc["profile"]
+    out["fidelity"] = args.fidelity
+    out["adc"] = board.adc
+    out["runtime"] = sys.implementation.name
+    out["sim_seconds"] = board.clock.ms() / 1000
+    out["wall_seconds"] = wall_ms / 1000
+    out["end_utc"] = utc_text(board.clock.now())
+    out["obis"] = dict((OBIS[n], n) for n in NAMES)
+    out["instantaneous"] = {"vrms": list(m.vrms), "irms": list(m.irms), "p": list(m.p),
+                            "q": list(m.q), "pf": list(m.pf), "freq": m.freq,
+                            "p_total": m.p_total, "q_total": m.q_total}
+    if board.led is not None:
+        out["pulses"]["led_active"]["pin_rises"] = board.led.rises
+    if board.s0 is not None and "s0" in out["pulses"]:
+        out["pulses"]["s0"]["pin_rises"] = board.s0.rises
+    return out
+
+
+def run(argv):
+    args = parse(argv)
+    speed = _speed(args.speed)
+    sc = scenario_mod.load(args.scenario)
+    overrides = _load_json(args.config, "--config") if args.config else {}
+    if "wiring" in sc and sc["wiring"] != "4w":
+        overrides["wiring"] = sc["wiring"]
+    cfg = Config(sc["profile"], overrides)
+    board = make_board(cfg, sc, args.fidelity, args.adc or None, args.seed,
+                       not args.no_noise)
+    cals = None
+    if args.cal:
+        raw = _load_json(args.cal, "--cal")
+        if not isinstance(raw, list):
+            raise ValueError("--cal: a list with one object per measuring system")
+        cals = [Calibration.from_dict(c) for c in raw]
+    if board.sampler is not None and cfg.creep_power is not None and not args.config:
+        # the board's converter sets how low the meter can go (see README: starting current)
+        rec = getattr(board.sampler, "creep_power", None)
+        if rec:
+            cfg.creep_power = max(cfg.creep_power, rec)
+    meter = Meter(board, cfg, cals)
+    state = args.state + STATE_FILE if args.state else ""
+    if state:
+        try:
+            import os
+            os.mkdir(args.state)
+        except OSError:
+            pass
+        restore_state(meter, state)
+    term = None if args.quiet else Terminal(sys.stdout, not args.no_ansi)
+    title = "mpmeter sim  profile %s  %s/%s  speed %s" % (sc["profile"], args.fidelity,
+                                                          board.adc, args.speed)
+    t0 = _ms()
+    last_draw = -100000
+    last_ms = 0
+    clock = board.clock
+    blocks = 0
+    while meter.step():
+        now = clock.ms()
+        if meter.busy():
+            t = last_ms + 1
+            while t <= now:
+                meter.tick(t)
+                t += 1
+        last_ms = now
+        blocks += 1
+        if speed or (term is not None and blocks % 16 == 0):
+            real = _elapsed(t0)
+            if speed:
+                ahead = int(now / speed) - real
+                if ahead > 2:
+                    _sleep_ms(ahead)
+                    real = _elapsed(t0)
+            if term is not None and real - last_draw >= args.refresh_ms:
+                last_draw = real
+                term.draw(panel(meter, title + "  " + utc_text(clock.now()) + " UTC"))
+    meter.finish()
+    # let queued pulses finish on the sim clock (bounded: one minute of pulse time)
+    t = last_ms + 1
+    while meter.busy() and t < last_ms + 60000:
+        meter.tick(t)
+        t += 1
+    wall = _elapsed(t0)
+    if term is not None:
+        term.draw(panel(meter, title + "  " + utc_text(clock.now()) + " UTC  (end)"))
+    if state:
+        save_state(meter, state)
+    if args.report:
+        with open(args.report, "w") as f:
+            json.dump(report(meter, board, sc, args, wall), f)
+    return 0
+
+
+def main(argv):
+    try:
+        return run(argv)
+    except ValueError as e:
+        print("mpmeter sim: error:", e)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,145 @@
+"""The meter: wires sampler -> engine -> registers -> pulse outputs; the main-loop step.
+
+Two fidelities share everything above metrology: `waveform` feeds sample
+blocks through the engine; `phasor` (boards/sim only) hands per-second P and Q
+straight to the same registers and pulse outputs.
+"""
+
+from .config import Config
+from .energy.pulses import PulseOutput
+from .energy.registers import A_MINUS, A_PLUS, NAMES, OBIS, R_MINUS, R_PLUS, EnergyRegisters
+from .metrology.engine import Calibration, Engine, Measurement
+
+
+class Meter:
+    def __init__(self, board, config=None, cals=None):
+        cfg = config if config is not None else Config()
+        self.cfg = cfg
+        self.board = board
+        self.clock = board.clock
+        src = board.sampler if board.sampler is not None else board.power
+        if src is None:
+            raise ValueError("board has neither a sampler nor a power source")
+        self.fs = src.fs
+        self.registers = EnergyRegisters(self.fs, cfg.ct, cfg.vt)
+        if board.sampler is not None:
+            n = len(board.sampler.systems)
+            if cals is None:
+                cals = [Calibration() for _ in range(n)]
+            self.engine = Engine(board.sampler, cals, f_nominal=cfg.fn, cycles=cfg.cycles,
+                                 creep_current=cfg.creep_current, creep_power=cfg.creep_power,
+                                 v_nominal=cfg.un, on_period=self._period)
+            self.m = self.engine.m
+        else:
+            self.engine = None
+            self.m = Measurement(len(src.systems))
+        w = cfg.pulse_ms
+        self.led_p = PulseOutput(board.led, cfg.led_imp_kwh, w, cfg.led_idle_on) \
+            if board.led is not None and cfg.led_imp_kwh else None
+        self.led_q = PulseOutput(board.led_q, cfg.led_imp_kvarh, w, cfg.led_idle_on) \
+            if getattr(board, "led_q", None) is not None and cfg.led_imp_kvarh else None
+        self.s0 = PulseOutput(board.s0, cfg.s0_imp_kwh, w) \
+            if board.s0 is not None and cfg.s0_imp_kwh else None
+        self.outputs = [o for o in (self.led_p, self.led_q, self.s0) if o is not None]
+        self.errors = 0  # measurement periods rejected by the registers (logged later)
+
+    # -- main loop ---------------------------------------------------------------------
+    def step(self):
+        """Process one block (or one phasor second). False when the source has ended."""
+        if self.engine is not None:
+            buf = self.board.sampler.read()
+            if buf is None:
+                return False
+            self.engine.feed(buf)
+            return True
+        got = self.board.power.read()
+        if got is None:
+            return False
+        self._phasor(got)
+        return True
+
+    def finish(self):
+        """Close the open measurement period (end of simulation / orderly power-down)."""
+        if self.engine is not None:
+            self.engine.flush()
+
+    def tick(self, now_ms):
+        for o in self.outputs:
+            o.tick(now_ms)
+
+    def busy(self):
+        for o in self.outputs:
+            if o.pending or o.active:
+                return True
+        return False
+
+    # -- once per period ---------------------------------------------------------------
+    def _period(self, m):
+        self._integrate(m.p_total, m.q_total, m.frames)
+
+    def _phasor(self, got):
+        seconds, systems, freq = got
+        m = self.m
+        pt = qt = st = 0.0
+        for k in range(len(systems)):
+            p, q, v, i = systems[k]
+            if i < self.cfg.creep_current:
+                p = q = 0.0
+            m.vrms[k] = v
+            m.irms[k] = i
+            m.p[k] = p
+            m.q[k] = q
+            m.s[k] = v * i
+            m.pf[k] = p / (v * i) if v * i > 0 else 1.0
+            pt += p
+            qt += q
+            st += v * i
+        m.p_total = pt
+        m.q_total = qt
+        m.s_total = st
+        m.pf_total = pt / st if st > 0 else 1.0
+        m.freq = freq
+        m.frames = seconds * self.fs
+        m.count += 1
+        self._integrate(pt, qt, m.frames)
+
+    def _integrate(self, p, q, ticks):
+        reg = self.registers
+        try:
+            reg.integrate(p, q, ticks)
+        except ValueError:
+            self.errors += 1
+            return
+        period_ms = ticks * 1000 // self.fs
+        # the LEDs blink for the metrology itself: secondary energy, import and export;
+        # S0 gives A+ secondary or primary (config code M), as the 351B
+        inc = reg.inc_secondary
+        if self.led_p is not None:
+            self.led_p.feed(inc[A_PLUS] + inc[A_MINUS], period_ms)
+        if self.led_q is not None:
+            self.led_q.feed(inc[R_PLUS] + inc[R_MINUS], period_ms)
+        if self.s0 is not None:
+            src = reg.inc_primary if self.cfg.s0_primary else inc
+            self.s0.feed(src[A_PLUS], period_ms)
+
+    # -- reading -----------------------------------------------------------------------
+    def report(self):
+        """Every register at full internal resolution, plus pulse counts (for --report)."""
+        reg = self.registers
+        out = {"registers": {}, "pulses": {}, "errors": self.errors}
+        for name in NAMES:
+            n, d = reg.exact(name, True)
+            ns, ds = reg.exact(name, False)
+            out["registers"][name] = {
+                "obis": OBIS[name],
+                "wh": n / d / 1000,               # full internal resolution (residue incl.)
+                "mwh": reg.mwh(name, True),       # what the register shows, whole mWh
+                "secondary_wh": ns / ds / 1000,
+                "secondary_mwh": reg.mwh(name, False),
+            }
+        for key, o in (("led_active", self.led_p), ("led_reactive", self.led_q),
+                       ("s0", self.s0)):
+            if o is not None:
+                out["pulses"][key] = {"emitted": o.emitted, "pending": o.pending,
+                                      "overrun": o.overrun}
+        return out
