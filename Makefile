@@ -28,7 +28,7 @@ test: $(STAMP)
 
 # The on-MicroPython suite alone, as it runs on a board.
 mptest: $(STAMP)
-	MICROPYPATH=.:$(VENV)/mplib $(MPY) -X heapsize=$(HEAP) host_tests/mp/run.py
+	MICROPYPATH=.frozen:.:$(VENV)/mplib $(MPY) -X heapsize=$(HEAP) host_tests/mp/run.py
 
 mpy: $(STAMP)
 	$(VPY) -m pytest -q host_tests/test_mpy_cross.py

@@ -29,7 +29,7 @@ def test_ruff():
 
 def test_micropython_suite():
     """The firmware's own unittest suite on the real MicroPython unix port, RP2040-sized heap."""
-    env = dict(os.environ, MICROPYPATH=".:.venv/mplib")
+    env = dict(os.environ, MICROPYPATH=".frozen:.:.venv/mplib")
     r = subprocess.run([os.path.join(BIN, "micropython"), "-X", "heapsize=192k",
                         "host_tests/mp/run.py"], cwd=ROOT, env=env, capture_output=True,
                        text=True, timeout=300)

@@ -79,7 +79,7 @@ def main(argv=None):
             return 2
     args = forward(a)
     if a.runtime == "micropython":
-        env = dict(os.environ, MICROPYPATH=".")
+        env = dict(os.environ, MICROPYPATH=".frozen:.")
         cmd = [micropython_exe(), "-X", "heapsize=" + a.heap, "boards/sim/main.py"] + args
         return subprocess.call(cmd, cwd=ROOT, env=env)
     os.chdir(ROOT)

@@ -52,6 +52,13 @@ def make_board(config, scenario, fidelity="waveform", adc=None, seed=1, noise=Tr
                                       errors=errors)
         sampler = waveform.Sampler(src)
         power = None
+        if adc == "rp2040":
+            # what boards/pico does: undo the ADC's wide codes (erratum E11) by table
+            from boards.pico import adc_dnl
+
+            sampler.lut = adc_dnl.table()
+            sampler.systems, sampler.neutral = adc_dnl.linearised(sampler.systems,
+                                                                  sampler.neutral)
     elif fidelity == "phasor":
         src = waveform.PhasorSource(scenario)
         sampler = None

@@ -114,6 +114,10 @@ class Engine:
         self._accf = K._accumulate if K.VIPER else K.ref_accumulate
         self._xing = K._crossings if K.VIPER else K.ref_crossings
         self._accif = K._accumulate_i if K.VIPER else K.ref_accumulate_i
+        self._lin = K._linearize if K.VIPER else K.ref_linearize
+        # a converter with a linearisation table (RP2040 ADC) hands codes through it first;
+        # the sampler's systems then describe the linearised values
+        self._lut = getattr(sampler, "lut", None)
         self._par = []
         self._acc = []
         for sy in self.systems:
@@ -144,8 +148,10 @@ class Engine:
     # -- hot path: once per block ------------------------------------------------------
     def feed(self, cur):
         """Consume one block; closes (and reports) every period that ends inside it."""
-        prev = self._prev if self._prev is not None else cur
         frames = self.frames
+        if self._lut is not None:
+            self._lin(cur, frames * self.stride, self._lut)
+        prev = self._prev if self._prev is not None else cur
         zst = self._zst
         zout = self._zout
         cnt = self._xing(cur, 0, frames, self.stride, self._vch, zst, zout)

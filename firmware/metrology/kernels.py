@@ -374,6 +374,29 @@ def crossings(cur, start, end, stride, ch, st, out):
     return ref_crossings(cur, start, end, stride, ch, st, out)
 
 
+@micropython.viper
+def _linearize(buf: ptr16, n: int, lut: ptr16):
+    k = 0
+    while k < n:
+        buf[k] = lut[buf[k] & 0xFFF]
+        k += 1
+
+
+def ref_linearize(buf, n, lut):
+    """Plain-Python twin of `linearize`."""
+    for k in range(n):
+        buf[k] = lut[buf[k] & 0xFFF]
+
+
+def linearize(buf, n, lut):
+    """Replace the first n 12-bit codes of `buf` in place by lut[code] (array('h') of
+    4096): converter linearisation (RP2040 erratum E11) before any sum is taken."""
+    if VIPER:
+        _linearize(buf, n, lut)
+    else:
+        ref_linearize(buf, n, lut)
+
+
 def pair(acc, k):
     """Value of the (hi, lo) pair at word k (Python int; outside the hot path)."""
     return acc[k] * 65536 + acc[k + 1]

@@ -127,3 +127,19 @@ class TestAccumulateI(unittest.TestCase):
             K._accumulate_i(cur, 0, frames, par, a)
         finally:
             micropython.heap_unlock()
+
+
+class TestLinearize(unittest.TestCase):
+    def test_viper_equals_twin_no_alloc(self):
+        lut = array.array("h", [(c - 2048) * 8 + (c % 7) for c in range(4096)])
+        a = array.array("h", [c * 37 % 4096 for c in range(480)])
+        b = array.array("h", a)
+        K._linearize(a, 480, lut)
+        K.ref_linearize(b, 480, lut)
+        self.assertEqual(list(a), list(b))
+        self.assertEqual(a[1], (37 - 2048) * 8 + 37 % 7)
+        micropython.heap_lock()
+        try:
+            K._linearize(a, 480, lut)
+        finally:
+            micropython.heap_unlock()
