@@ -1,0 +1,1 @@
+"""Board packages: one per target (sim, pico, pico_ads131m08)."""

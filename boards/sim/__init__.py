@@ -1,0 +1,1 @@
+"""The host (simulator) board: waveform source, converter models, scenarios."""
