@@ -48,7 +48,8 @@ class Board:
         self.button = button
         self.relay = relay
         self.inputs = inputs
-        self.power = power  # phasor source: read() -> (seconds, [(p, q, v, i)..], f) or None
+        # phasor source (sim only): fs, nsys, read() -> (seconds, [(p, q, v, i)..], f) or None
+        self.power = power
         self.led_q = led_q  # reactive-energy LED (imp/kvarh)
 
 

@@ -32,7 +32,7 @@ class Meter:
             self.m = self.engine.m
         else:
             self.engine = None
-            self.m = Measurement(len(src.systems))
+            self.m = Measurement(src.nsys)
         w = cfg.pulse_ms
         self.led_p = PulseOutput(board.led, cfg.led_imp_kwh, w, cfg.led_idle_on) \
             if board.led is not None and cfg.led_imp_kwh else None
@@ -99,7 +99,7 @@ class Meter:
         m.s_total = st
         m.pf_total = pt / st if st > 0 else 1.0
         m.freq = freq
-        m.frames = seconds * self.fs
+        m.frames = int(seconds * self.fs + 0.5)
         m.count += 1
         self._integrate(pt, qt, m.frames)
 

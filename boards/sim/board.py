@@ -63,8 +63,8 @@ def make_board(config, scenario, fidelity="waveform", adc=None, seed=1, noise=Tr
         src = waveform.PhasorSource(scenario)
         sampler = None
         power = src
-        if not hasattr(src, "fs"):
-            src.fs = 1
+        src.nsys = 1 if scenario["profile"] == "162" else (
+            2 if scenario.get("wiring", "4w") == "aron" else 3)
     else:
         raise ValueError("fidelity: 'waveform' or 'phasor', got %r" % (fidelity,))
     clock = SimClock(src, scenario["start_epoch"])

@@ -1,0 +1,115 @@
+"""tools/sim.py end to end: scenario errors, report contents, runtimes, fidelities, state."""
+
+import json
+import os
+import subprocess
+import sys
+
+import truth
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIM = [sys.executable, os.path.join(ROOT, "tools", "sim.py")]
+
+
+def write(tmp, sc, name="sc.json"):
+    p = os.path.join(str(tmp), name)
+    with open(p, "w") as f:
+        json.dump(sc, f)
+    return p
+
+
+def sim(*args):
+    return subprocess.run(SIM + list(args), cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+
+
+def seg(seconds, i, phi, v=230.0, f=50.0):
+    return {"duration_s": seconds, "frequency_hz": f,
+            "phases": [{"v_rms": v, "i_rms": i, "phi_deg": phi}]}
+
+
+SC = {"start": "2026-03-01T12:00:00Z", "profile": "162",
+      "segments": [seg(20, 10.0, 30.0), seg(10, 3.0, 200.0), seg(10, 0.0, 0.0)]}
+
+
+def test_bad_scenario_names_the_field(tmp_path):
+    bad = json.loads(json.dumps(SC))
+    bad["segments"][1]["phases"][0]["i_rms"] = -3
+    r = sim("--scenario", write(tmp_path, bad), "--quiet")
+    assert r.returncode == 2
+    assert "segments[1].phases[0].i_rms" in r.stderr + r.stdout
+    r = sim("--scenario", write(tmp_path, "not a scenario"), "--quiet")
+    assert r.returncode == 2
+
+
+def test_report_registers_and_pulses(tmp_path):
+    rep = os.path.join(str(tmp_path), "r.json")
+    r = sim("--scenario", write(tmp_path, SC), "--quiet", "--report", rep)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.load(open(rep))
+    t = truth.energies(SC)["total"]
+    reg = got["registers"]
+    assert reg["a_plus"]["obis"] == "1.8.0" and reg["r4"]["obis"] == "8.8.0"
+    for key, name in (("A+", "a_plus"), ("A-", "a_minus"), ("R+", "r_plus"), ("R-", "r_minus"),
+                      ("R1", "r1"), ("R3", "r3")):
+        assert abs(reg[name]["wh"] - t[key]) <= 0.005 * t[key] + 0.002, (name, reg[name], t[key])
+    # the LED gives exactly the whole pulses of the energy it was fed (1000 imp/kWh = 1 Wh)
+    led = got["pulses"]["led_active"]
+    fed = reg["a_plus"]["secondary_mwh"] + reg["a_minus"]["secondary_mwh"]
+    assert led["emitted"] + led["pending"] == fed // 1000
+    assert led["pin_rises"] == led["emitted"]
+    assert got["sim_seconds"] == 40.0
+
+
+def test_cpython_runtime_matches_micropython(tmp_path):
+    short = {"start": "2026-03-01T12:00:00Z", "profile": "162",
+             "segments": [seg(2, 10.0, 45.0)]}
+    p = write(tmp_path, short)
+    out = []
+    for rt in ("micropython", "cpython"):
+        rep = os.path.join(str(tmp_path), rt + ".json")
+        r = sim("--scenario", p, "--quiet", "--report", rep, "--runtime", rt)
+        assert r.returncode == 0, r.stdout + r.stderr
+        out.append(json.load(open(rep)))
+    assert out[0]["runtime"] == "micropython" and out[1]["runtime"] == "cpython"
+    for name in ("a_plus", "r_plus"):
+        a, b = out[0]["registers"][name]["wh"], out[1]["registers"][name]["wh"]
+        assert abs(a - b) <= 1e-9 * abs(a) + 1e-9, (name, a, b)
+
+
+def test_phasor_fidelity_runs_the_household_day(tmp_path):
+    rep = os.path.join(str(tmp_path), "r.json")
+    path = os.path.join(ROOT, "boards", "sim", "scenarios", "household_day.json")
+    r = sim("--scenario", path, "--quiet", "--report", rep, "--fidelity", "phasor")
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.load(open(rep))
+    sc = json.load(open(path))
+    t = truth.energies(sc)["total"]
+    assert got["sim_seconds"] == t["duration_s"] == 86400
+    for key, name in (("A+", "a_plus"), ("A-", "a_minus"), ("R+", "r_plus"),
+                      ("R-", "r_minus")):
+        assert abs(got["registers"][name]["wh"] - t[key]) <= 1e-6 * t[key] + 1e-3, name
+
+
+def test_state_dir_keeps_registers_between_runs(tmp_path):
+    p = write(tmp_path, {"start": "2026-03-01T12:00:00Z", "profile": "162",
+                         "segments": [seg(5, 20.0, 0.0)]})
+    state = os.path.join(str(tmp_path), "state")
+    vals = []
+    for k in range(2):
+        rep = os.path.join(str(tmp_path), "r%d.json" % k)
+        r = sim("--scenario", p, "--quiet", "--report", rep, "--state", state)
+        assert r.returncode == 0, r.stdout + r.stderr
+        vals.append(json.load(open(rep))["registers"]["a_plus"]["wh"])
+    assert abs(vals[1] - 2 * vals[0]) < 1e-6 * vals[0]
+    assert abs(vals[0] - 230 * 20 * 5 / 3600) < 0.005 * vals[0]
+
+
+def test_plain_terminal_output(tmp_path):
+    p = write(tmp_path, {"start": "2026-03-01T12:00:00Z", "profile": "351",
+                         "segments": [{"duration_s": 3, "phases": [
+                             {"v_rms": 230, "i_rms": 5, "phi_deg": 0}] * 3}]})
+    r = sim("--scenario", p, "--no-ansi")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "\x1b[" not in r.stdout
+    assert "1.8.0" in r.stdout and "L3" in r.stdout and "(end)" in r.stdout
