@@ -41,13 +41,14 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no terminal display")
     p.add_argument("--config", default=None, help="JSON of config overrides")
     p.add_argument("--cal", default=None, help="JSON list of calibrations per system")
+    p.add_argument("--refresh-ms", type=int, default=250, help="display refresh, real ms")
     p.add_argument("--heap", default=SIM_HEAP, help="MicroPython heap (default %s)" % SIM_HEAP)
     return p
 
 
 def forward(a):
     out = ["--scenario", a.scenario, "--speed", str(a.speed), "--fidelity", a.fidelity,
-           "--seed", str(a.seed)]
+           "--seed", str(a.seed), "--refresh-ms", str(a.refresh_ms)]
     for flag, val in (("--adc", a.adc), ("--state", a.state), ("--report", a.report),
                       ("--config", a.config), ("--cal", a.cal)):
         if val:
