@@ -15,7 +15,7 @@ PROFILES = {
         "led_imp_kwh": 1000, "led_imp_kvarh": 1000, "led_idle_on": False,
         "s0_imp_kwh": 0, "s0_primary": False, "pulse_ms": 30,
         "ct": (1, 1), "vt": (1, 1),
-        "cycles": 10, "creep_current": None, "creep_power": None,
+        "cycles": 50, "creep_current": None, "creep_power": None,
     },
     "351": {
         "profile": "351", "phases": 3, "wiring": "4w", "accuracy_class": "C",
@@ -24,7 +24,7 @@ PROFILES = {
         "led_imp_kwh": 10000, "led_imp_kvarh": 10000, "led_idle_on": False,
         "s0_imp_kwh": 5000, "s0_primary": False, "pulse_ms": 30,
         "ct": (5, 5), "vt": (1, 1),
-        "cycles": 10, "creep_current": None, "creep_power": None,
+        "cycles": 50, "creep_current": None, "creep_power": None,
     },
 }
 

@@ -31,7 +31,7 @@ def since(t0):
     return time.ticks_diff(time.ticks_us(), t0)
 
 
-def best(fn, reps=5):
+def best(fn, reps=9):
     b = None
     for _ in range(reps):
         t0 = now_us()

@@ -66,10 +66,9 @@ VIPER = sys.implementation.name == "micropython"
 def _accumulate(cur: ptr16, prev: ptr16, start: int, end: int, par: ptr32, acc: ptr32):
     frames = par[0]
     stride = par[1]
-    vch = par[2]
-    ich = par[3]
-    vb = ((par[4] & 0xFFFF) ^ 0x8000) - 0x8000
-    ib = ((par[5] & 0xFFFF) ^ 0x8000) - 0x8000
+    # sign extension and bias removal in one step: x16 -> (x16 ^ 0x8000) - (0x8000 + bias)
+    vb = (((par[4] & 0xFFFF) ^ 0x8000) - 0x8000) + 0x8000
+    ib = (((par[5] & 0xFFFF) ^ 0x8000) - 0x8000) + 0x8000
     d = par[6]
     sv = 0
     si = 0
@@ -81,14 +80,15 @@ def _accumulate(cur: ptr16, prev: ptr16, start: int, end: int, par: ptr32, acc: 
     hvi = 0
     wqi = 0
     hqi = 0
-    n = start
     stop = d if d < end else end
-    qo = (frames - d) * stride + vch     # v[n-d] for n < d comes from the previous block
-    while n < stop:
-        k = n * stride
-        v = ((cur[k + vch] ^ 0x8000) - 0x8000) - vb
-        i = ((cur[k + ich] ^ 0x8000) - 0x8000) - ib
-        q = ((prev[k + qo] ^ 0x8000) - 0x8000) - vb
+    k = start * stride + par[2]           # index of v in frame n
+    di = par[3] - par[2]                  # i relative to v
+    dq = (frames - d) * stride            # v[n-d] for n < d comes from the previous block
+    kend = stop * stride + par[2]
+    while k < kend:
+        v = (cur[k] ^ 0x8000) - vb
+        i = (cur[k + di] ^ 0x8000) - ib
+        q = (prev[k + dq] ^ 0x8000) - vb
         sv += v
         si += i
         p = v * v
@@ -103,13 +103,13 @@ def _accumulate(cur: ptr16, prev: ptr16, start: int, end: int, par: ptr32, acc: 
         p = q * i
         wqi += p
         hqi += p >> 16
-        n += 1
-    qo = vch - d * stride                 # ... and from this block for n >= d
-    while n < end:
-        k = n * stride
-        v = ((cur[k + vch] ^ 0x8000) - 0x8000) - vb
-        i = ((cur[k + ich] ^ 0x8000) - 0x8000) - ib
-        q = ((cur[k + qo] ^ 0x8000) - 0x8000) - vb
+        k += stride
+    dq = d * stride                       # ... and from this block for n >= d
+    kend = end * stride + par[2]
+    while k < kend:
+        v = (cur[k] ^ 0x8000) - vb
+        i = (cur[k + di] ^ 0x8000) - ib
+        q = (cur[k - dq] ^ 0x8000) - vb
         sv += v
         si += i
         p = v * v
@@ -124,7 +124,7 @@ def _accumulate(cur: ptr16, prev: ptr16, start: int, end: int, par: ptr32, acc: 
         p = q * i
         wqi += p
         hqi += p >> 16
-        n += 1
+        k += stride
     # fold into the persistent (hi, lo) pairs; acc[12] is scratch: storing a word
     # truncates to 32 bits on every port, which makes the low sum exact (see docstring)
     x = acc[1] + (sv & 0xFFFF)

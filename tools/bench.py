@@ -1,0 +1,30 @@
+"""`make bench`: metrology figures under the MicroPython unix port, plus the static M0+ count.
+
+Runs tools/bench_mp.py on the real MicroPython (RP2040-sized heap) with the default
+measurement period (50 cycles) and with 10-cycle periods for comparison, then
+tools/m0cycles.py (needs arm-none-eabi-objdump). Figures only: nothing here fails
+on a slow machine.
+"""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+
+
+def main():
+    env = dict(os.environ, MICROPYPATH=".frozen:.")
+    mp = os.path.join(BIN, "micropython")
+    for cycles in ("50", "10"):
+        print("\n## measurement period %s cycles\n" % cycles, flush=True)
+        subprocess.run([mp, "-X", "heapsize=192k", "tools/bench_mp.py", cycles], cwd=ROOT,
+                       env=env, check=True)
+    print("\n## static Cortex-M0+ count (mpy-cross -march=armv6m)\n", flush=True)
+    subprocess.run([sys.executable, "tools/m0cycles.py"], cwd=ROOT, check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
