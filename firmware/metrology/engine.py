@@ -139,15 +139,19 @@ class Engine:
         self._dc_v = [0.0] * n    # DC (bias-removed codes) of the last whole period
         self._dc_i = [0.0] * n
         self._prev = None
-        self._base = 0            # absolute frame index of the current block's frame 0
-        self._open = 0            # absolute frame where the open period began
-        self._open_t = None       # precise crossing time (frames) that opened it, or None
+        self._fill = 0            # frames of the open period before the current block
+        self._open_fr = -1        # sub-frame fraction (1/65536) of the crossing that opened
+                                  # the period (-1: it did not open on a crossing)
         self._ncross = 0          # crossings since the period opened on a crossing
         self._freq = 0.0
 
     # -- hot path: once per block ------------------------------------------------------
     def feed(self, cur):
-        """Consume one block; closes (and reports) every period that ends inside it."""
+        """Consume one block; closes (and reports) every period that ends inside it.
+
+        Between period closes this allocates nothing (small ints only, no range, no
+        float): host_tests/mp/test_engine.py runs it under heap_lock.
+        """
         frames = self.frames
         if self._lut is not None:
             self._lin(cur, frames * self.stride, self._lut)
@@ -156,62 +160,70 @@ class Engine:
         zout = self._zout
         cnt = self._xing(cur, 0, frames, self.stride, self._vch, zst, zout)
         seg = 0
-        base = self._base
-        for k in range(cnt):
+        k = 0
+        while k < cnt:
             c = zout[3 * k]
             s0 = zout[3 * k + 1]
             s1 = zout[3 * k + 2]
-            lvl = zst[0]
-            frac = (lvl - s0) / (s1 - s0) if s1 != s0 else 0.0
-            t = base + c - 1 + frac
-            if self._open_t is None:
+            k += 1
+            fr = ((zst[0] - s0) << 16) // (s1 - s0) if s1 != s0 else 0  # 0..65536
+            if self._open_fr < 0:
                 self._accumulate(cur, prev, seg, c)
+                self._close(self._fill + c, -1)
+                self._fill = -c
                 seg = c
-                self._close(base + c, None)
-                self._open_t = t
+                self._open_fr = fr
                 self._ncross = 0
             else:
                 self._ncross += 1
                 if self._ncross >= self.cycles:
                     self._accumulate(cur, prev, seg, c)
+                    self._close(self._fill + c, fr)
+                    self._fill = -c
                     seg = c
-                    self._close(base + c, t)
-                    self._open_t = t
+                    self._open_fr = fr
                     self._ncross = 0
         self._accumulate(cur, prev, seg, frames)
         self._prev = cur
-        self._base = base + frames
-        if self._base - self._open >= self.max_frames:
+        self._fill += frames
+        if self._fill >= self.max_frames:
             # no voltage (or no crossings): close on time so energy keeps flowing
-            self._close(self._base, None)
-            self._open_t = None
+            self._close(self._fill, -1)
+            self._fill = 0
+            self._open_fr = -1
             self._freq = 0.0
 
     def flush(self):
         """Close the open period now (end of a simulation, orderly power-down)."""
-        if self._base > self._open:
-            self._close(self._base, None)
-            self._open_t = None
+        if self._fill > 0:
+            self._close(self._fill, -1)
+            self._fill = 0
+            self._open_fr = -1
 
     def _accumulate(self, cur, prev, a, b):
         if b <= a:
             return
         acc = self._accf
-        for s in range(self.nsys):
-            acc(cur, prev, a, b, self._par[s], self._acc[s])
+        par = self._par
+        sums = self._acc
+        s = 0
+        while s < self.nsys:
+            acc(cur, prev, a, b, par[s], sums[s])
+            s += 1
         if self._neutral is not None:
             self._accif(cur, a, b, self._npar, self._nacc)
 
     # -- once per period -------------------------------------------------------------
-    def _close(self, end, t_close):
-        n = end - self._open
-        self._open = end
+    def _close(self, n, fr):
+        """Report the period of n frames that ends now; fr >= 0: it ends on a crossing
+        with that sub-frame fraction (1/65536), and began on one (whole cycles)."""
         if n <= 0:
             return
         m = self.m
-        whole = t_close is not None
+        whole = fr >= 0 and self._open_fr >= 0
         if whole:
-            self._freq = self._ncross * self.fs / (t_close - self._open_t)
+            # crossing times: open at -1 + open_fr/65536, close at n - 1 + fr/65536
+            self._freq = self._ncross * self.fs / (n + (fr - self._open_fr) / 65536)
         f = self._freq if self._freq > 0 else float(self.f_nominal)
         w = _TWO_PI * f / self.fs                      # rad per frame
         delta = w * self.d - _TWO_PI / 4

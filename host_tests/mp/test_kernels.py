@@ -131,7 +131,9 @@ class TestAccumulateI(unittest.TestCase):
 
 class TestLinearize(unittest.TestCase):
     def test_viper_equals_twin_no_alloc(self):
-        lut = array.array("h", [(c - 2048) * 8 + (c % 7) for c in range(4096)])
+        lut = array.array("h", bytes(8192))
+        for c in range(4096):
+            lut[c] = (c - 2048) * 8 + (c % 7)
         a = array.array("h", [c * 37 % 4096 for c in range(480)])
         b = array.array("h", a)
         K._linearize(a, 480, lut)
