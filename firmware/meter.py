@@ -141,5 +141,5 @@ class Meter:
                        ("s0", self.s0)):
             if o is not None:
                 out["pulses"][key] = {"emitted": o.emitted, "pending": o.pending,
-                                      "overrun": o.overrun}
+                                      "active": 1 if o.active else 0, "overrun": o.overrun}
         return out

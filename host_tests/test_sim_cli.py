@@ -113,3 +113,25 @@ def test_plain_terminal_output(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "\x1b[" not in r.stdout
     assert "1.8.0" in r.stdout and "L3" in r.stdout and "(end)" in r.stdout
+
+
+def test_351_ct_ratio_primary_energy_and_s0(tmp_path):
+    """CT 3000/5: primary registers are 600x the secondary; S0 on primary energy at full
+    load cannot keep up (600 x 4.1 kW at 5000 imp/kWh) and reports its overrun."""
+    sc = {"start": "2026-03-01T12:00:00Z", "profile": "351",
+          "segments": [{"duration_s": 10, "phases": [
+              {"v_rms": 230, "i_rms": 6, "phi_deg": 0}] * 3}]}
+    cfg = os.path.join(str(tmp_path), "cfg.json")
+    with open(cfg, "w") as f:
+        json.dump({"ct": [3000, 5], "s0_primary": True, "pulse_ms": 80}, f)
+    rep = os.path.join(str(tmp_path), "r.json")
+    r = sim("--scenario", write(tmp_path, sc), "--quiet", "--report", rep, "--config", cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.load(open(rep))
+    a = got["registers"]["a_plus"]
+    assert abs(a["secondary_wh"] - 3 * 230 * 6 * 10 / 3600) < 0.001 * a["secondary_wh"]
+    assert abs(a["wh"] - 600 * a["secondary_wh"]) < 1e-6 * a["wh"]
+    s0 = got["pulses"]["s0"]
+    assert s0["overrun"] > 0
+    # nothing lost: emitted + queued = whole pulses of the primary energy (200 mWh each)
+    assert s0["emitted"] + s0["active"] + s0["pending"] == a["mwh"] // 200
