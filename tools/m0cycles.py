@@ -48,7 +48,7 @@ def disassemble(objdump, mpy):
             m = re.match(r"\s*([0-9a-f]+):\s+[0-9a-f]{4}(?: [0-9a-f]{4})?\s+(\S+)\s*(.*)", ln)
             if m:
                 ins.append((int(m.group(1), 16), m.group(2), m.group(3)))
-        score = sum(1 for _, op, _ in ins if op in ("muls", "ldrh", "ldr"))
+        score = sum(1 for _, op, _ in ins if op in ("muls", "ldrh", "strh", "ldr"))
         if best is None or score > best[0]:
             best = (score, ins)
     return best[1]
@@ -65,10 +65,10 @@ def price(op):
 
 
 def loops(ins):
-    """(start, end, instructions, cycles) of every backward unconditional branch."""
+    """(start, end, instructions, cycles) of every backward branch (a loop's closing jump)."""
     out = []
     for addr, op, arg in ins:
-        if op in ("b.n", "b", "b.w"):
+        if _BRANCH.match(op):
             m = re.match(r"0x([0-9a-f]+)", arg)
             if m and int(m.group(1), 16) < addr:
                 tgt = int(m.group(1), 16)
