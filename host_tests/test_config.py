@@ -1,0 +1,34 @@
+"""Configuration: the two profiles match the datasheets; a bad setting is refused by name."""
+
+import pytest
+
+from mpmeter.config import Config
+
+
+def test_profiles_from_the_datasheets():
+    c162 = Config("162")
+    assert (c162.phases, c162.led_imp_kwh, c162.led_imp_kvarh, c162.s0_imp_kwh) == (1, 1000,
+                                                                                   1000, 0)
+    assert (c162.imax, c162.ist, c162.accuracy_class) == (85.0, 0.02, "B")
+    c351 = Config("351")
+    assert (c351.phases, c351.led_imp_kwh, c351.s0_imp_kwh, c351.pulse_ms) == (3, 10000, 5000,
+                                                                              30)
+    assert (c351.imax, c351.ist, c351.accuracy_class) == (6.0, 0.005, "C")
+    assert c351.creep_current == pytest.approx(0.0025)
+    assert Config("351", {"ct": [3000, 5], "wiring": "aron"}).ct == (3000, 5)
+
+
+@pytest.mark.parametrize("profile,over,field", [
+    ("999", {}, "profile"),
+    ("351", {"ct": [3005, 5]}, "config.ct"),
+    ("351", {"ct": "600"}, "config.ct"),
+    ("351", {"s0_imp_kwh": 3000}, "config.s0_imp_kwh"),
+    ("351", {"pulse_ms": 50}, "config.pulse_ms"),
+    ("162", {"wiring": "aron"}, "config.wiring"),
+    ("162", {"colour": "red"}, "config.colour"),
+    ("162", {"cycles": 0}, "config.cycles"),
+    ("162", {"creep_power": -1}, "config.creep_power"),
+])
+def test_bad_settings_are_named(profile, over, field):
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        Config(profile, over)
