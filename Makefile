@@ -28,7 +28,9 @@ test: $(STAMP)
 
 # The on-MicroPython suite alone, as it runs on a board.
 mptest: $(STAMP)
-	MICROPYPATH=.frozen:.:$(VENV)/mplib $(MPY) -X heapsize=$(HEAP) host_tests/mp/run.py
+	MICROPYPATH=.frozen:.:$(VENV)/mplib $(MPY) -X heapsize=$(HEAP) host_tests/mp/run.py \
+		test_energy test_engine test_kernels
+	MICROPYPATH=.frozen:.:$(VENV)/mplib $(MPY) -X heapsize=2m host_tests/mp/run.py test_sim_signal
 
 mpy: $(STAMP)
 	$(VPY) -m pytest -q host_tests/test_mpy_cross.py

@@ -302,7 +302,7 @@ FRONTENDS = [("rp2040", "162", "4w", True), ("rp2040", "162", "4w", False),
 def test_sampler_contract(model, prof, wiring, neutral):
     n = 1 if prof == "162" else 3
     sc = {"start": START, "profile": prof, "wiring": wiring,
-          "segments": [seg(0.05, [ph(230, 1)] * n)]}
+          "segments": [seg(0.05 if model == "rp2040" else 0.1, [ph(230, 1)] * n)]}
     src = waveform.WaveformSource(sc, model, neutral=neutral)
     s = waveform.Sampler(src)
     hal.check_sampler(s)
@@ -315,7 +315,7 @@ def test_sampler_contract(model, prof, wiring, neutral):
         assert sy["skew"] == pytest.approx(1 / s.stride)
         assert (s.neutral is not None) == neutral
     else:
-        assert (s.fs, s.frames, s.stride) == (8000, 160, 8)
+        assert (s.fs, s.frames, s.stride) == (8000, 320, 8)
         il = 10 / 32768 if prof == "351" else 130 / 32768
         vl = 800 / 32768 if wiring == "aron" else 400 / 32768     # aron: line-to-line
         for sy in s.systems:
@@ -331,7 +331,7 @@ def test_sampler_contract(model, prof, wiring, neutral):
             break
         assert len(b) == s.frames * s.stride and b.typecode == "h"
         blocks.append(b)
-    # 0.05 s = 200 frames at 4 kHz -> 3 blocks; 400 frames at 8 kHz -> 3 blocks
+    # 0.05 s = 200 frames at 4 kHz -> 3 blocks of 80; 0.1 s = 800 frames -> 3 blocks of 320
     assert len(blocks) == 3 and src.frames_done == 3 * s.frames
     assert len({id(b) for b in blocks}) == 3                  # ring of three distinct buffers
 
@@ -549,8 +549,8 @@ def test_segment_switch_at_the_crossing_frame():
     assert set(i[:81]) == {0}
     assert all(x != 0 for x in i[81:84])
     # a scenario ending inside a block: the block is completed, then fill() says False
-    assert len(i) == 4 * 160 and src.frames_done == 640
-    assert src.fill(array("h", bytes(2 * 1280))) is False
+    assert len(i) == 2 * 320 and src.frames_done == 640
+    assert src.fill(array("h", bytes(2 * 8 * src.frames))) is False
 
 
 def test_phase_continuous_across_segments_and_modes():
@@ -782,7 +782,7 @@ def test_fixed_point_dds_interpolation():
     phs = [ph(230, 10, 30, [[5, 0.05, 0.3, 20.0], [13, 0.01, 0.1, 0.0]])]
     sc = sc162([seg(1.0, phs, 49.5, False)])
     src = waveform.WaveformSource(sc, "ads131m08")
-    src.fill(array("h", bytes(2 * 160 * 8)))
+    src.fill(array("h", bytes(2 * src.frames * 8)))
     assert src.mode == "dds" and src._L == 1024
     st = src._st
     fb, step, wrap = st[waveform.S_FB], st[waveform.S_STEP], st[waveform.S_WRAP]

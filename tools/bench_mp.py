@@ -108,7 +108,7 @@ def main():
           % (scale_v, scale_b))
 
     rows = []
-    for name, frames, stride in (("ads131m08 block 160x8", 160, 8), ("rp2040 block 80x2", 80, 2)):
+    for name, frames, stride in (("ads131m08 block 320x8", 320, 8), ("rp2040 block 80x2", 80, 2)):
         cur = sine_block(frames, stride, range(stride), 12000)
         par = array.array("i", [frames, stride, 0, stride - 1, 0, 0, frames // 4])
         acc = array.array("i", [0] * K.ACC_WORDS)
@@ -140,7 +140,7 @@ def main():
           " RP2040 est. CPU at fs |")
     print("|---|---|---|---|---|")
     for label, fs, frames, stride, systems, neutral, amp, bias in (
-            ("351: 3 systems + neutral, 8 ch, 8 kSa/s", 8000, 160, 8,
+            ("351: 3 systems + neutral, 8 ch, 8 kSa/s", 8000, 320, 8,
              [{"v": k, "i": 3 + k, "v_lsb": 400 / 32768, "i_lsb": 10 / 32768, "v_bias": 0,
                "i_bias": 0, "skew": 0.0} for k in range(3)],
              {"ch": 6, "lsb": 10 / 32768, "bias": 0}, 20000, 0),

@@ -43,7 +43,7 @@ Models
           dnl=False removes the defect. Output clipped to 0..4095.
 "ads131m08" TI ADS131M08-like 8-channel simultaneous delta-sigma AFE, 24-bit
           conversion delivered in 16-bit word mode (WLENGTH = 16 bit) because the
-          viper kernels take int16 blocks. fs = 8000 frames/s, 160 frames per
+          viper kernels take int16 blocks. fs = 8000 frames/s, 320 frames per
           block, stride 8, no skew (all channels sampled together).
           Channels: 0..2 V1..V3, 3..5 I1..I3, 6 neutral current, 7 spare (always 0).
           V: +-400 V peak over +-32768 (v_lsb = 400/32768); for wiring "aron" the
@@ -92,7 +92,7 @@ RP2040_DNL_WIDTH = 9.0                 # extra width of each of the codes above,
 DNL_MODELS = ("centred", "outward")
 
 ADS_FS = 8000
-ADS_FRAMES = 160
+ADS_FRAMES = 320                      # 40 ms blocks: half the per-block Python of 160
 ADS_STRIDE = 8
 ADS_V_LSB = 400.0 / 32768
 ADS_V_LSB_ARON = 800.0 / 32768

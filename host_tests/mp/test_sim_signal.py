@@ -141,7 +141,7 @@ class TestSignal(unittest.TestCase):
         self.assertTrue(a is not b and b is not c and a is not c)
         self.assertTrue(a == snap)
         self.assertTrue(smp.read() is a)          # ring of three
-        self.assertEqual(smp.frames_done, 4 * 160)
+        self.assertEqual(smp.frames_done, 4 * smp.frames)
 
     def test_no_allocation_in_steady_state(self):
         src = waveform.WaveformSource(sc("351", 1, [ph(230, 4, 30)] * 3), "ads131m08")
@@ -153,7 +153,7 @@ class TestSignal(unittest.TestCase):
                 src.fill(b)
         finally:
             micropython.heap_unlock()
-        self.assertEqual(src.frames_done, 11 * 160)
+        self.assertEqual(src.frames_done, 11 * src.frames)
 
     def test_scenario_errors_name_the_field(self):
         bad = sc("162", 1, [ph(230, -1)])
