@@ -63,7 +63,9 @@ class PulseOutput:
         self._off_level = 1 if idle_on else 0
         self.residue = 0   # mWh fed and not yet a whole pulse, 0 <= residue < quantum
         self.pending = 0   # whole pulses owed, not yet started
-        self.emitted = 0   # pulses completed
+        self._epoch = 0    # pulses completed, folded in by feed() (may grow past small ints)
+        self._count = 0    # pulses completed since the last fold: a small int, so tick()
+                           # never allocates however long the meter runs
         self.active = False
         self.overrun = 0   # feeds whose pulses could not fit in their period at the max rate
         self._fresh = False  # a feed brought pulses: the next tick() starts a new batch
@@ -77,10 +79,18 @@ class PulseOutput:
         self._idle = True  # no edge yet: no gap to respect
         pin.value(self._off_level)
 
+    @property
+    def emitted(self):
+        """Pulses completed since start."""
+        return self._epoch + self._count
+
     def feed(self, mwh, period_ms):
         """Add whole mWh (an int >= 0) of the period just ended, which lasted period_ms."""
         if mwh < 0 or period_ms <= 0:
             raise ValueError("feed: mwh must be >= 0 and period_ms > 0")
+        if self._count >= 0x100000:
+            self._epoch += self._count
+            self._count = 0
         r = self.residue + mwh
         n = r // self.quantum
         self.residue = r - n * self.quantum
@@ -102,7 +112,7 @@ class PulseOutput:
             if _diff(now_ms, self._rise) >= self.width_ms:
                 self.pin.value(self._off_level)
                 self.active = False
-                self.emitted += 1
+                self._count += 1
                 self._fall = now_ms
                 self._idle = False
             return

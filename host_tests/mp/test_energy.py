@@ -200,3 +200,22 @@ class TestPulses(unittest.TestCase):
             t = drive(led, pin, t, t + 1)
         self.assertEqual(led.emitted, e.mwh("a_plus", False) // 100)
         self.assertEqual((pin.n - 1) // 2, led.emitted)
+
+
+class TestPulseCounterForYears(unittest.TestCase):
+    def test_tick_stays_allocation_free_with_a_huge_total(self):
+        # ten years at full load on the 351 LED is ~4e9 pulses: past small ints on the RP2040
+        pin = Pin(16)
+        out = P.PulseOutput(pin, 10000, 30)
+        out._epoch = 4 * 10 ** 9
+        out._count = 0x100000
+        before = out.emitted
+        out.feed(300, 1000)              # folds the small counter into the epoch
+        self.assertEqual(out.emitted, before)
+        self.assertEqual(out._count, 0)
+        micropython.heap_lock()
+        try:
+            drive(out, pin, 0, 1000)
+        finally:
+            micropython.heap_unlock()
+        self.assertEqual(out.emitted, before + 3)
