@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.stamp
 HEAP    := 192k
 SIMARGS ?=
 
-.PHONY: sim test test-fast bench fuzz lint mpy mptest clean venv
+.PHONY: sim test bench torture lint mpy mptest clean venv
 
 $(STAMP): requirements.txt tools/fetch_unittest.py
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,9 @@ mpy: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+torture: $(STAMP)
+	$(VPY) tools/torture.py 10000
 
 bench: $(STAMP)
 	$(VPY) tools/bench.py

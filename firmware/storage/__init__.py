@@ -1,0 +1,1 @@
+"""Storage: EEPROM-style records on a flash block device (power-cut safe, wear levelled)."""
