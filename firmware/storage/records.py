@@ -1,4 +1,4 @@
-"""Record area with EEPROM semantics on a flash block device: sequence + CRC per slot, wear levelled.
+"""Record area with EEPROM semantics on a flash block device: seq + CRC per slot, wear levelled.
 
 One area is a run of erase blocks (4096 bytes on the RP2040) used as a ring of
 fixed-size slots. append() programs the next erased slot with one record;
