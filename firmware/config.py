@@ -16,6 +16,7 @@ PROFILES = {
         "s0_imp_kwh": 0, "s0_primary": False, "pulse_ms": 30,
         "ct": (1, 1), "vt": (1, 1),
         "cycles": 50, "creep_current": None, "creep_power": None,
+        "display": "6.1",
     },
     "351": {
         "profile": "351", "phases": 3, "wiring": "4w", "accuracy_class": "C",
@@ -25,8 +26,16 @@ PROFILES = {
         "s0_imp_kwh": 5000, "s0_primary": False, "pulse_ms": 30,
         "ct": (5, 5), "vt": (1, 1),
         "cycles": 50, "creep_current": None, "creep_power": None,
+        "display": "7.1",
     },
 }
+
+# legal (sealed, metrological) settings: changed only with the verification seal open;
+# the rest are settings the utility may change through the optical port
+LEGAL = ("profile", "phases", "wiring", "accuracy_class", "un", "fn", "iref", "itr", "imin",
+         "ist", "imax", "led_imp_kwh", "led_imp_kvarh", "led_idle_on", "ct", "vt", "cycles",
+         "creep_current", "creep_power", "display")
+_DISPLAY = {"162": ("7.0", "6.1"), "351": ("7.0", "7.1")}
 
 _NUM = (int, float)
 
@@ -60,6 +69,16 @@ class Config:
             self.creep_power = 0.4 * self.un * self.ist
         self.data = d
 
+    def split(self):
+        """(legal, settings): the configuration as two dicts, as the store keeps it."""
+        legal = {}
+        settings = {}
+        for k, v in self.data.items():
+            if isinstance(v, tuple):
+                v = list(v)
+            (legal if k in LEGAL else settings)[k] = v
+        return legal, settings
+
     @staticmethod
     def _check(d):
         for k in ("un", "iref", "itr", "imin", "ist", "imax"):
@@ -83,6 +102,9 @@ class Config:
             raise ValueError("config.cycles: 1..100 mains cycles per measurement period")
         d["ct"] = _ratio("config.ct", d["ct"], 1, 600)
         d["vt"] = _ratio("config.vt", d["vt"], 1, 1000)
+        if d["display"] not in _DISPLAY[d["profile"]]:
+            raise ValueError("config.display: one of %s for profile %s (code A)"
+                             % ("/".join(_DISPLAY[d["profile"]]), d["profile"]))
         for k in ("creep_current", "creep_power"):
             if d[k] is not None and (not isinstance(d[k], _NUM) or d[k] < 0):
                 raise ValueError("config.%s: must be a number >= 0" % k)

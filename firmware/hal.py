@@ -26,7 +26,12 @@ Clock
 Pulse pin (LED, S0)
     value(x)    drive the output: 1 = pulse active (LED lit / S0 transistor on)
 
-Flash: a MicroPython block device (readblocks/writeblocks/ioctl, extended form).
+Flash: a MicroPython block device (readblocks/writeblocks/ioctl, extended form):
+    the meter's record region (storage/store.py REGION_BLOCKS blocks of 4096 bytes),
+    never the filesystem's blocks. Programs cover whole 256-byte pages.
+
+Power-fail input (optional)
+    value()     -> 1 while the supply is failing (hold-up time left for one save)
 Port: read(n) / write(buf) / any().
 """
 
@@ -36,7 +41,7 @@ class Board:
 
     def __init__(self, name, sampler=None, clock=None, led=None, s0=None, flash=None,
                  optical=None, lcd=None, button=None, relay=None, inputs=None, power=None,
-                 led_q=None):
+                 led_q=None, power_fail=None):
         self.name = name
         self.sampler = sampler
         self.clock = clock
@@ -51,6 +56,7 @@ class Board:
         # phasor source (sim only): fs, nsys, read() -> (seconds, [(p, q, v, i)..], f) or None
         self.power = power
         self.led_q = led_q  # reactive-energy LED (imp/kvarh)
+        self.power_fail = power_fail
 
 
 SYSTEM_KEYS = ("v", "i", "v_lsb", "i_lsb", "v_bias", "i_bias", "skew")

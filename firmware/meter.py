@@ -3,16 +3,23 @@
 Two fidelities share everything above metrology: `waveform` feeds sample
 blocks through the engine; `phasor` (boards/sim only) hands per-second P and Q
 straight to the same registers and pulse outputs.
+
+With a store (storage/store.py on the board's flash) the registers resume at
+boot and are saved at every change of a shown value (storage/persist.py); a
+board with a power-fail input (`power_fail.value()` 1 while the supply is
+failing) gets an orderly power-down: the open period is closed and saved.
 """
 
 from .config import Config
 from .energy.pulses import PulseOutput
 from .energy.registers import A_MINUS, A_PLUS, NAMES, OBIS, R_MINUS, R_PLUS, EnergyRegisters
+from .logs.events import POWER_UP
 from .metrology.engine import Calibration, Engine, Measurement
+from .storage.persist import Persistence
 
 
 class Meter:
-    def __init__(self, board, config=None, cals=None):
+    def __init__(self, board, config=None, cals=None, store=None):
         cfg = config if config is not None else Config()
         self.cfg = cfg
         self.board = board
@@ -42,10 +49,31 @@ class Meter:
             if board.s0 is not None and cfg.s0_imp_kwh else None
         self.outputs = [o for o in (self.led_p, self.led_q, self.s0) if o is not None]
         self.errors = 0  # measurement periods rejected by the registers (logged later)
+        self.persist = None
+        self._pf = getattr(board, "power_fail", None)
+        self.down = False
+        if store is not None:
+            self.persist = Persistence(store, self.registers, cfg, board.clock)
+            self.persist.mount()
+
+    @property
+    def data_lost(self):
+        """The LCD status indication: stored data was found corrupt or unusable."""
+        return self.persist is not None and self.persist.data_lost
 
     # -- main loop ---------------------------------------------------------------------
     def step(self):
         """Process one block (or one phasor second). False when the source has ended."""
+        pf = self._pf
+        if pf is not None:
+            if pf.value():
+                if not self.down:
+                    self.power_down()
+                return True
+            if self.down:
+                self.down = False
+                if self.persist is not None:
+                    self.persist.log(POWER_UP)
         if self.engine is not None:
             buf = self.board.sampler.read()
             if buf is None:
@@ -62,6 +90,13 @@ class Meter:
         """Close the open measurement period (end of simulation / orderly power-down)."""
         if self.engine is not None:
             self.engine.flush()
+
+    def power_down(self):
+        """Orderly power-down: close the open period and save the registers."""
+        self.finish()
+        self.down = True
+        if self.persist is not None:
+            self.persist.power_down()
 
     def tick(self, now_ms):
         for o in self.outputs:
@@ -110,6 +145,8 @@ class Meter:
         except ValueError:
             self.errors += 1
             return
+        if self.persist is not None:
+            self.persist.period()
         period_ms = ticks * 1000 // self.fs
         # the LEDs blink for the metrology itself: secondary energy, import and export;
         # S0 gives A+ secondary or primary (config code M), as the 351B
@@ -127,6 +164,12 @@ class Meter:
         """Every register at full internal resolution, plus pulse counts (for --report)."""
         reg = self.registers
         out = {"registers": {}, "pulses": {}, "errors": self.errors}
+        if self.persist is not None:
+            p = self.persist
+            out["store"] = {"saves": p.saves, "errors": p.errors, "data_lost": p.data_lost,
+                            "restored_seq": p.restored,
+                            "boot": dict((k, list(v)) for k, v in p.boot.items()),
+                            "events": [list(e) for e in p.events()]}
         for name in NAMES:
             n, d = reg.exact(name, True)
             ns, ds = reg.exact(name, False)

@@ -20,7 +20,8 @@ from mpmeter.meter import Meter  # noqa: E402
 from mpmeter.metrology.engine import Calibration  # noqa: E402
 
 DEFAULT_SCENARIO = "boards/sim/scenarios/household_day.json"
-STATE_FILE = "/registers.json"
+STATE_FILE = "/flash.bin"
+EXIT_POWER_CUT = 3
 MICRO = sys.implementation.name == "micropython"
 
 
@@ -60,6 +61,8 @@ def parse(argv):
     p.add_argument("--config", default="")
     p.add_argument("--cal", default="")
     p.add_argument("--refresh-ms", type=int, default=250)
+    p.add_argument("--cut", default="", help="test aid: N:K cuts the power at byte K of "
+                   "flash operation N of this run (exit code 3, like pulling the plug)")
     return p.parse_args(argv)
 
 
@@ -85,27 +88,43 @@ def _load_json(path, what):
         raise ValueError("%s: %s is not valid JSON" % (what, path))
 
 
-def restore_state(meter, path):
+def open_store(path):
+    """The meter's flash region in DIR/flash.bin (created blank on the first run)."""
+    from boards.sim.fileflash import FileFlash
+    from mpmeter.storage.store import REGION_BLOCKS, Store
+
     try:
-        with open(path) as f:
-            saved = json.load(f)
+        import os
+        os.mkdir(path)
     except OSError:
+        pass
+    dev = FileFlash(path + STATE_FILE, REGION_BLOCKS)
+    return dev, Store(dev)
+
+
+def sync_config(store, cfg, path):
+    """First run: keep the configuration in the store. Later runs: the legal part must
+    match (it is sealed); a changed non-legal part is saved and logged."""
+    legal, settings = cfg.split()
+    kept = store.get("legal")
+    if kept is None:
+        store.put("legal", json.dumps(legal).encode())
+        store.put("settings", json.dumps(settings).encode())
         return False
     try:
-        meter.registers.restore(tuple(saved["registers"]))
-    except (ValueError, KeyError, TypeError) as e:
-        print("state: ignoring %s (%s)" % (path, e))
-        return False
-    return True
-
-
-def save_state(meter, path):
-    data = {"registers": list(meter.registers.state())}
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    import os
-    os.rename(tmp, path)
+        kept = json.loads(kept)
+    except ValueError:
+        raise ValueError("--state %s: the stored legal configuration is not readable" % path)
+    for k in sorted(legal):
+        if kept.get(k) != legal[k]:
+            raise ValueError("--state %s: legal setting %s is %r in this meter, %r asked "
+                             "(a sealed setting; use another state directory)"
+                             % (path, k, kept.get(k), legal[k]))
+    old = store.get("settings")
+    if old is None or json.loads(old) != settings:
+        store.put("settings", json.dumps(settings).encode())
+        return True
+    return False
 
 
 def report(meter, board, sc, args, wall_ms):
@@ -151,15 +170,22 @@ def run(argv):
         rec = getattr(board.sampler, "creep_power", None)
         if rec:
             cfg.creep_power = max(cfg.creep_power, rec)
-    meter = Meter(board, cfg, cals)
-    state = args.state + STATE_FILE if args.state else ""
-    if state:
-        try:
-            import os
-            os.mkdir(args.state)
-        except OSError:
-            pass
-        restore_state(meter, state)
+    store = None
+    if args.state:
+        dev, store = open_store(args.state)
+        if args.cut:
+            try:
+                n, k = args.cut.split(":")
+                dev.cut(int(n), int(k))
+            except ValueError:
+                raise ValueError("--cut: N:K (flash operation, byte), got %r" % args.cut)
+        changed = sync_config(store, cfg, args.state)
+    elif args.cut:
+        raise ValueError("--cut needs --state DIR")
+    meter = Meter(board, cfg, cals, store)
+    if store is not None and changed:
+        from mpmeter.logs import events
+        meter.persist.log(events.CONFIG, 0)
     term = None if args.quiet else Terminal(sys.stdout, not args.no_ansi)
     title = "mpmeter sim  profile %s  %s/%s  speed %s" % (sc["profile"], args.fidelity,
                                                           board.adc, args.speed)
@@ -196,8 +222,8 @@ def run(argv):
     wall = _elapsed(t0)
     if term is not None:
         term.draw(panel(meter, title + "  " + utc_text(clock.now()) + " UTC  (end)"))
-    if state:
-        save_state(meter, state)
+    if store is not None:
+        meter.power_down()   # orderly: the simulator's supply is switched off
     if args.report:
         with open(args.report, "w") as f:
             json.dump(report(meter, board, sc, args, wall), f)
@@ -205,11 +231,16 @@ def run(argv):
 
 
 def main(argv):
+    from mpmeter.storage.ramflash import PowerCut
+
     try:
         return run(argv)
     except ValueError as e:
         print("mpmeter sim: error:", e)
         return 2
+    except PowerCut:
+        print("mpmeter sim: power cut during a flash write (--cut)")
+        return EXIT_POWER_CUT
 
 
 if __name__ == "__main__":

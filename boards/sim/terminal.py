@@ -60,6 +60,10 @@ def panel(meter, title):
         if o is not None:
             out += "  %s %s %d" % (label, "*" if o.pin.value() else ".", o.emitted)
     lines.append(out)
+    p = meter.persist
+    if p is not None:
+        lines.append(" store: %d saves  status %s" % (
+            p.saves, "DATA LOST (stored data was corrupt)" if p.data_lost else "ok"))
     return lines
 
 

@@ -1,11 +1,13 @@
-"""RAM flash device for tests and the simulator: RP2040 flash rules, power cuts, bit rot.
+"""Flash models for tests and the simulator: RP2040 flash rules, power cuts, bit rot (RAM device).
 
-Extended block protocol like rp2.Flash: readblocks(n, buf, off), writeblocks(n, buf,
-off) (program: bits only go 1 -> 0, whole 256-byte pages), ioctl(4/5/6).
+FlashModel is the extended block protocol as rp2.Flash gives it: readblocks(n,
+buf, off), writeblocks(n, buf, off) (program: bits only go 1 -> 0, whole
+256-byte pages, inside one erase block), ioctl(4/5/6). Subclasses keep the
+bytes (RamFlash: a bytearray; boards/sim FileFlash: a file).
 `cut(j, k)` lets the next j programs/erases finish and stops the one after that
 after k bytes, raising PowerCut and leaving the flash as a real cut would: the
-first k bytes programmed (or, for an erase, the first k bytes at 0xFF). `flip(bit)` models
-retention failure. `erase_counts` gives the wear per block.
+first k bytes programmed (or, for an erase, the first k bytes at 0xFF).
+`flip(bit)` models retention failure. `erase_counts` gives the wear per block.
 """
 
 
@@ -13,17 +15,29 @@ class PowerCut(Exception):
     pass
 
 
-class RamFlash:
+class FlashModel:
     def __init__(self, nblocks, block_size=4096, page=256):
         self.bs = block_size
         self.page = page
         self.nblocks = nblocks
-        self.mem = bytearray(b"\xff" * (nblocks * block_size))
         self.erase_counts = [0] * nblocks
         self._cut_ops = -1      # operations to let through before the cut (-1: no cut)
         self._cut_k = 0
         self.ops = 0            # programs + erases done
+        self.programs = 0
         self.log = None         # list: records (op, size) of every operation when set
+
+    # storage of the bytes (subclasses)
+    def _get(self, a, buf):
+        raise NotImplementedError
+
+    def _and(self, a, buf, k):
+        """AND the first k bytes of buf into flash at address a."""
+        raise NotImplementedError
+
+    def _fill(self, a, k):
+        """Set k bytes at address a to 0xFF."""
+        raise NotImplementedError
 
     def cut(self, ops, k):
         self._cut_ops = ops
@@ -41,22 +55,26 @@ class RamFlash:
         self._cut_ops = -1
         return self._cut_k if self._cut_k < n else n
 
+    def _check(self, n, off, ln):
+        if not 0 <= n < self.nblocks:
+            raise ValueError("flash block %d outside 0..%d" % (n, self.nblocks - 1))
+        if off < 0 or off + ln > self.bs:
+            raise ValueError("flash access crosses an erase block")
+
     def readblocks(self, n, buf, off=0):
-        a = n * self.bs + off
-        buf[:] = self.mem[a:a + len(buf)]
+        self._check(n, off, len(buf))
+        self._get(n * self.bs + off, buf)
 
     def writeblocks(self, n, buf, off=0):
-        a = n * self.bs + off
         ln = len(buf)
+        self._check(n, off, ln)
+        a = n * self.bs + off
         if a % self.page or ln % self.page:
             raise ValueError("flash program must cover whole %d-byte pages" % self.page)
-        if off + ln > self.bs:
-            raise ValueError("program crosses an erase block")
         self.ops += 1
+        self.programs += 1
         k = self._cut("program", ln)
-        m = self.mem
-        for i in range(k):
-            m[a + i] &= buf[i]
+        self._and(a, buf, k)
         if k < ln:
             raise PowerCut()
 
@@ -66,15 +84,34 @@ class RamFlash:
         if op == 5:
             return self.bs
         if op == 6:
+            self._check(arg, 0, 0)
             self.ops += 1
             self.erase_counts[arg] += 1
-            a = arg * self.bs
             k = self._cut("erase", self.bs)
-            self.mem[a:a + k] = b"\xff" * k
+            self._fill(arg * self.bs, k)
             if k < self.bs:
                 raise PowerCut()
             return 0
+        if op in (1, 2, 3):   # init, deinit, sync
+            return 0
         return None
+
+
+class RamFlash(FlashModel):
+    def __init__(self, nblocks, block_size=4096, page=256):
+        FlashModel.__init__(self, nblocks, block_size, page)
+        self.mem = bytearray(b"\xff" * (nblocks * block_size))
+
+    def _get(self, a, buf):
+        buf[:] = self.mem[a:a + len(buf)]
+
+    def _and(self, a, buf, k):
+        m = self.mem
+        for i in range(k):
+            m[a + i] &= buf[i]
+
+    def _fill(self, a, k):
+        self.mem[a:a + k] = b"\xff" * k
 
     def flip(self, bit):
         self.mem[bit >> 3] ^= 1 << (bit & 7)

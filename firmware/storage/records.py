@@ -2,22 +2,35 @@
 
 One area is a run of erase blocks (4096 bytes on the RP2040) used as a ring of
 fixed-size slots. append() programs the next erased slot with one record;
-mount() scans the area and finds the newest valid record (current values) or
-all valid records in order (logs). Flash rules are kept: a slot is programmed
-only while it is all 0xFF, and a block is erased before the ring re-enters it.
+mount() scans the area once and finds the newest valid record of every kind
+(current values) and the ring position; iter() walks the valid records oldest
+first (logs). Flash rules are kept: a slot is programmed only while it is all
+0xFF, a block is erased before the ring re-enters it, and every program covers
+whole 256-byte pages (flash_range_program takes whole pages): a slot smaller
+than a page is written as its page with 0xFF everywhere else, which leaves the
+other slots of the page unchanged (NOR flash: programming a 1 changes nothing).
 
-Slot layout (little endian), `slot` bytes (default 256: one RP2040 program page, since
-flash_range_program takes whole pages):
-    0      magic 0xA5
-    1      kind (user byte)
-    2..3   payload length
-    4..7   sequence number (u32, +1 per record, across the whole area)
-    8..    payload, then 0xFF padding
-    -4..   CRC-32 of bytes 0..slot-5
-A write cut at any byte leaves a slot whose CRC fails: it is skipped (never
-programmed again until its block is erased) and the previous record stands.
-A cut erase leaves a block partly 0xFF: the ring re-erases a block it enters
-whenever its first slot is not blank.
+Slot layout (little endian), `slot` bytes (16..4096, a power of two):
+    0          0xA0 | kind (kind 0..15)
+    1 (..2)    payload length: 1 byte when slot <= 256, else 2 bytes
+    then       sequence number u32 (+1 per record, across the whole area)
+    then       payload, then 0xFF padding
+    -4..       CRC-32 of all bytes before it
+A slot whose first byte is 0x00 is dead: a write that was cut (torn) and then
+retired by the next append, so later boots do not mistake it for corruption.
+
+What mount() reports:
+    torn     invalid slots from the write position to the end of its block: the
+             program or erase in flight when the power failed (that one change
+             is lost, nothing else)
+    corrupt  an invalid slot anywhere else (bit rot, or a cut erase), or two valid
+             records with the same sequence number; the newest valid record
+             of each kind stands (data in a corrupt slot may be lost)
+
+A current-values area holds one kind (the newest record is always in the last
+written block, so the block the ring erases next never holds it); a log area
+keeps the newest depth() records. Sequence numbers are u32: at one record per
+second they last 136 years.
 
 The block device is MicroPython's extended protocol: readblocks(n, buf, off),
 writeblocks(n, buf, off) without implicit erase, ioctl(4) block count,
@@ -37,20 +50,25 @@ except ImportError:  # pragma: no cover - ports without binascii.crc32
                 crc = (crc >> 1) ^ (0xEDB88320 & -(crc & 1))
         return crc ^ 0xFFFFFFFF
 
-_MAGIC = 0xA5
-_HEAD = 8
+PAGE = 256      # program granularity (RP2040 flash_range_program)
+_MAGIC = 0xA0
+_DEAD = 0x00
 _TAIL = 4
 
 
 class RecordArea:
-    def __init__(self, dev, first_block, nblocks, slot=256):
+    def __init__(self, dev, first_block, nblocks, slot=256, name="area"):
         bs = dev.ioctl(5, 0)
         if nblocks < 2:
-            raise ValueError("record area: at least 2 erase blocks")
-        if slot < _HEAD + _TAIL + 1 or bs % slot:
-            raise ValueError("record area: slot size must divide the block size %d" % bs)
+            raise ValueError("%s: at least 2 erase blocks" % name)
+        if slot < 16 or slot > bs or slot & (slot - 1) or bs % slot:
+            raise ValueError("%s: slot must be a power of two, 16..%d bytes" % (name, bs))
+        if bs % PAGE:
+            raise ValueError("%s: block size %d is not whole %d-byte pages" % (name, bs, PAGE))
         if first_block < 0 or first_block + nblocks > dev.ioctl(4, 0):
-            raise ValueError("record area: blocks outside the device")
+            raise ValueError("%s: blocks %d..%d outside the device"
+                             % (name, first_block, first_block + nblocks - 1))
+        self.name = name
         self.dev = dev
         self.first = first_block
         self.nblocks = nblocks
@@ -58,13 +76,20 @@ class RecordArea:
         self.slot = slot
         self.per_block = bs // slot
         self.nslots = nblocks * self.per_block
-        self.capacity = slot - _HEAD - _TAIL   # payload bytes per record
+        self._lw = 1 if slot <= 256 else 2     # width of the length field
+        self._head = 1 + self._lw + 4          # kind, length, seq
+        self.capacity = slot - self._head - _TAIL   # payload bytes per record
         self._buf = bytearray(slot)
+        self._wlen = slot if slot >= PAGE else PAGE
+        self._wbuf = bytearray(self._wlen)     # the page(s) one append programs
         self._blank = b"\xff" * slot
         self.seq = 0           # sequence number of the newest valid record (0 = none)
         self.head = 0          # next slot to program
-        self.invalid = 0       # non-blank slots whose CRC failed at the last mount
+        self.top = {}          # kind -> (seq, slot) of its newest valid record
+        self.torn = 0          # from the last mount (see module doc)
+        self.corrupt = 0
         self.erases = 0        # erases done by this object (wear figures)
+        self.writes = 0        # records programmed by this object
 
     # -- reading -----------------------------------------------------------------------
     def _read(self, s):
@@ -74,100 +99,170 @@ class RecordArea:
         return b
 
     def _decode(self, b):
-        """(kind, seq, payload) of a valid slot, None if blank, False if invalid."""
-        if b == self._blank:
+        """(kind, seq, length) of a valid slot; None if blank or dead; False if invalid."""
+        m = b[0]
+        if m == 0xFF and b == self._blank:
             return None
-        if b[0] != _MAGIC:
+        if m == _DEAD:
+            return None
+        if m & 0xF0 != _MAGIC:
             return False
-        n = b[2] | (b[3] << 8)
+        n = b[1] if self._lw == 1 else b[1] | (b[2] << 8)
         if n > self.capacity:
             return False
-        want = struct.unpack_from("<I", b, self.slot - _TAIL)[0]
-        if crc32(memoryview(b)[:self.slot - _TAIL]) & 0xFFFFFFFF != want:
+        end = self.slot - _TAIL
+        want = b[end] | (b[end + 1] << 8) | (b[end + 2] << 16) | (b[end + 3] << 24)
+        if crc32(memoryview(b)[:end]) & 0xFFFFFFFF != want:
             return False
-        seq = struct.unpack_from("<I", b, 4)[0]
-        return b[1], seq, bytes(b[_HEAD:_HEAD + n])
+        h = 1 + self._lw
+        seq = b[h] | (b[h + 1] << 8) | (b[h + 2] << 16) | (b[h + 3] << 24)
+        return m & 0x0F, seq, n
 
-    def scan(self):
-        """Yield (slot, kind, seq, payload) of every valid record, in slot order."""
-        for s in range(self.nslots):
-            r = self._decode(self._read(s))
-            if r:
-                yield s, r[0], r[1], r[2]
+    def _payload(self, b, n):
+        return bytes(b[self._head:self._head + n])
 
     def mount(self):
-        """Find the newest record and the write position. Returns the number of invalid
-        (cut or corrupted) slots seen, which the meter logs as an event."""
-        best = -1
+        """Scan the area: newest record per kind, write position, torn and corrupt slots.
+        Returns (torn, corrupt)."""
+        top = {}
         seq = 0
-        bad = 0
+        best = -1
+        bad = []
+        prev = -1
+        drops = 0
         for s in range(self.nslots):
             r = self._decode(self._read(s))
             if r is False:
-                bad += 1
-            elif r and r[1] >= seq:
-                seq = r[1]
-                best = s
+                bad.append(s)
+            elif r:
+                k, q, _n = r
+                if q <= prev:
+                    drops += 1   # one drop is the ring's wrap point; more are impossible
+                prev = q
+                t = top.get(k)
+                if t is None or q > t[0]:
+                    top[k] = (q, s)
+                if q >= seq:
+                    seq = q
+                    best = s
         self.seq = seq
-        self.invalid = bad
-        self.head = (best + 1) % self.nslots if best >= 0 else 0
-        return bad
+        self.top = top
+        h = (best + 1) % self.nslots if best >= 0 else 0
+        self.head = h
+        # the write (or erase) in flight: invalid slots from the write position to the
+        # end of its block
+        end = h - h % self.per_block + self.per_block
+        torn = 0
+        for s in bad:
+            if h <= s < end:
+                torn += 1
+        self.torn = torn
+        self.corrupt = len(bad) - torn + (drops - 1 if drops > 1 else 0)
+        return self.torn, self.corrupt
 
-    def latest(self, kind=None):
-        """(seq, payload) of the newest valid record (of `kind`), or None."""
-        top = None
-        for _s, k, seq, payload in self.scan():
-            if (kind is None or k == kind) and (top is None or seq > top[0]):
-                top = (seq, payload)
-        return top
+    def latest(self, kind=0):
+        """(seq, payload) of the newest valid record of `kind` (as of mount/append), or None."""
+        t = self.top.get(kind)
+        if t is None:
+            return None
+        b = self._read(t[1])
+        r = self._decode(b)
+        if not r or r[1] != t[0]:
+            return None
+        return t[0], self._payload(b, r[2])
+
+    def iter(self, kind=None, after=0):
+        """Valid records (of `kind`, with seq > after) as (seq, payload), oldest first: the
+        ring is walked once from the write position, no list is built."""
+        n = self.nslots
+        for j in range(n):
+            s = (self.head + j) % n
+            b = self._read(s)
+            r = self._decode(b)
+            if r and r[1] > after and (kind is None or r[0] == kind):
+                yield r[1], self._payload(b, r[2])
 
     def records(self, kind=None):
-        """All valid records (of `kind`) as (seq, payload), oldest first (logs)."""
-        out = [(seq, p) for _s, k, seq, p in self.scan() if kind is None or k == kind]
-        out.sort()
-        return out
+        """All valid records (of `kind`) as a list of (seq, payload), oldest first."""
+        return list(self.iter(kind))
+
+    def depth(self):
+        """Records a log area is guaranteed to hold: all slots but one block's worth
+        (the block erased when the ring re-enters it)."""
+        return self.nslots - self.per_block
 
     # -- writing -----------------------------------------------------------------------
     def _erase(self, blk):
         self.dev.ioctl(6, self.first + blk)
         self.erases += 1
 
+    def _program(self, s, data):
+        """Program slot s with `data` (slot bytes), as whole pages."""
+        blk = self.first + s // self.per_block
+        off = (s % self.per_block) * self.slot
+        if self._wlen == self.slot:
+            self.dev.writeblocks(blk, data, off)
+            return
+        w = self._wbuf
+        page = off - off % PAGE
+        for i in range(PAGE):
+            w[i] = 0xFF
+        o = off - page
+        w[o:o + self.slot] = data
+        self.dev.writeblocks(blk, w, page)
+
+    def _kill(self, s):
+        """Retire a torn slot: program it to zeros (legal over anything)."""
+        z = self._buf
+        for i in range(self.slot):
+            z[i] = 0
+        self._program(s, z)
+
     def append(self, kind, payload):
         """Program one record; returns its sequence number. The record is durable when
         this returns (the acknowledgement the logs rely on)."""
         n = len(payload)
         if n > self.capacity:
-            raise ValueError("record: %d bytes > capacity %d" % (n, self.capacity))
-        # find a blank slot: erase a block the ring enters unless it is blank; skip slots
-        # spoilt by a cut write (never program over non-0xFF bytes)
+            raise ValueError("%s: record of %d bytes > capacity %d" % (self.name, n, self.capacity))
+        if not 0 <= kind <= 15:
+            raise ValueError("%s: kind %d outside 0..15" % (self.name, kind))
+        # find a blank slot: erase a block the ring enters unless it is blank; retire
+        # slots spoilt by a cut write (never program over non-0xFF bytes)
         for _ in range(self.nslots + self.nblocks):
             s = self.head
-            if s % self.per_block == 0 and self._read(s) != self._blank:
-                self._erase(s // self.per_block)
-            if self._read(s) == self._blank:
+            if s % self.per_block == 0:
+                blank = True
+                for j in range(self.per_block):
+                    if self._read(s + j) != self._blank:
+                        blank = False
+                        break
+                if not blank:
+                    self._erase(s // self.per_block)
+            b = self._read(s)
+            if b == self._blank:
                 break
+            if b[0] != _DEAD:
+                self._kill(s)
             self.head = (s + 1) % self.nslots
         else:
-            raise OSError("record area: no blank slot after erasing")
+            raise OSError("%s: no blank slot after erasing" % self.name)
         seq = (self.seq + 1) & 0xFFFFFFFF
         b = self._buf
         for i in range(self.slot):
             b[i] = 0xFF
-        b[0] = _MAGIC
-        b[1] = kind & 0xFF
-        b[2] = n & 0xFF
-        b[3] = n >> 8
-        struct.pack_into("<I", b, 4, seq)
-        b[_HEAD:_HEAD + n] = payload
-        struct.pack_into("<I", b, self.slot - _TAIL,
-                         crc32(memoryview(b)[:self.slot - _TAIL]) & 0xFFFFFFFF)
+        b[0] = _MAGIC | kind
+        b[1] = n & 0xFF
+        if self._lw == 2:
+            b[2] = n >> 8
+        struct.pack_into("<I", b, 1 + self._lw, seq)
+        h = self._head
+        b[h:h + n] = payload
+        end = self.slot - _TAIL
+        struct.pack_into("<I", b, end, crc32(memoryview(b)[:end]) & 0xFFFFFFFF)
         s = self.head
-        self.dev.writeblocks(self.first + s // self.per_block, b, (s % self.per_block) * self.slot)
+        self._program(s, b)
         self.seq = seq
+        self.top[kind] = (seq, s)
         self.head = (s + 1) % self.nslots
+        self.writes += 1
         return seq
-
-    def depth(self):
-        """Records a log area is guaranteed to hold: all slots but one block's worth
-        (the block erased when the ring re-enters it)."""
-        return self.nslots - self.per_block

@@ -1,0 +1,1 @@
+"""Logs: events, load profile, billing, demand (on the record store)."""

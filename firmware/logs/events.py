@@ -1,0 +1,50 @@
+"""Event log entries: what happened to the meter (power, storage, configuration), with time.
+
+Entry payload (14 bytes, little endian): UTC seconds u32, code u16, a i32, b i32.
+"""
+
+import struct
+
+POWER_UP = 1          # a: 0
+POWER_DOWN = 2        # orderly power-down: registers saved
+TORN_WRITE = 3        # a: area index, b: slots (a write cut by a power failure)
+CORRUPT = 4           # a: area index, b: corrupt slots found at boot (data may be lost)
+RESTORE_FAILED = 5    # a: area index: no saved record could be used; b: records tried
+STATUS_CLEARED = 6    # the data-lost indication was acknowledged
+CONFIG = 7            # a: 0 settings (non-legal), 1 legal configuration changed
+CT_CHANGED = 8        # a: old CT primary, b: new CT primary (secondary 5 A or 1 A)
+STORE_ERROR = 9       # a: area index: a write failed (flash error)
+CLOCK_SET = 10        # a: old UTC, b: new UTC
+
+NAMES = {POWER_UP: "power up", POWER_DOWN: "power down", TORN_WRITE: "torn write",
+         CORRUPT: "corrupt records", RESTORE_FAILED: "restore failed",
+         STATUS_CLEARED: "status cleared", CONFIG: "configuration", CT_CHANGED: "CT ratio",
+         STORE_ERROR: "store error", CLOCK_SET: "clock set"}
+
+# events that mean data may have been lost (the LCD status indication)
+LOSS = (CORRUPT, RESTORE_FAILED)
+
+_FMT = "<IHii"
+SIZE = 14
+
+
+def pack(t, code, a=0, b=0):
+    return struct.pack(_FMT, t & 0xFFFFFFFF, code, a, b)
+
+
+def unpack(payload):
+    """(utc, code, a, b); ValueError on a payload of the wrong size."""
+    if len(payload) != SIZE:
+        raise ValueError("event entry: %d bytes, expected %d" % (len(payload), SIZE))
+    return struct.unpack(_FMT, payload)
+
+
+def data_lost(entries):
+    """The data-lost indication after these (utc, code, a, b) entries, oldest first."""
+    lost = False
+    for e in entries:
+        if e[1] in LOSS:
+            lost = True
+        elif e[1] == STATUS_CLEARED:
+            lost = False
+    return lost

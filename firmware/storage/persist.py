@@ -1,0 +1,148 @@
+"""Persistence of the meter: registers saved at every displayed change, restored at boot, events.
+
+Boot (mount): every area is scanned; a write cut by a power failure is logged as
+TORN_WRITE, corrupt records as CORRUPT (the data-lost indication). The energy
+registers resume from the newest record that restores; if it is unusable the
+older ones are tried, so the meter never starts from zero while good data
+exists (RESTORE_FAILED and the data-lost indication when none is usable).
+
+Running: after each measurement period, if any register's shown value (its
+value in display steps, energy/resolution.py; primary and secondary) changed,
+the whole register state is saved (exact, residues included). An orderly
+power-down saves once more. At most the change in flight is lost to a cut.
+"""
+
+from ..energy import resolution
+from ..logs import events as ev
+from .codec import pack_uints, unpack_uints
+
+REGISTERS = "registers"
+
+
+class Persistence:
+    def __init__(self, store, registers, cfg, clock):
+        self.store = store
+        self.reg = registers
+        self.cfg = cfg
+        self.clock = clock
+        self.step = resolution.energy_display(cfg, True)[0]
+        self.step_secondary = resolution.energy_display(cfg, False)[0]
+        n = len(registers.primary)
+        self._shown = [-1] * (2 * n)
+        self.saves = 0
+        self.errors = 0
+        self.data_lost = False
+        self.boot = {}          # area -> (torn, corrupt) from the mount
+        self.restored = None    # sequence number of the register record in use
+
+    # -- events ------------------------------------------------------------------------
+    def log(self, code, a=0, b=0):
+        try:
+            self.store.append("events", ev.pack(self.clock.now(), code, a, b))
+        except OSError:
+            self.errors += 1
+        if code in ev.LOSS:
+            self.data_lost = True
+
+    def events(self):
+        out = []
+        for _seq, p in self.store.iter("events"):
+            try:
+                out.append(ev.unpack(p))
+            except ValueError:
+                pass
+        return out
+
+    def clear_status(self):
+        self.data_lost = False
+        self.log(ev.STATUS_CLEARED)
+
+    # -- boot --------------------------------------------------------------------------
+    def mount(self):
+        st = self.store
+        self.boot = st.mount()
+        self.data_lost = ev.data_lost(self.events())
+        for name in st.names:
+            torn, corrupt = self.boot[name]
+            if torn:
+                self.log(ev.TORN_WRITE, st.index(name), torn)
+            if corrupt:
+                self.log(ev.CORRUPT, st.index(name), corrupt)
+        self._restore()
+        self.log(ev.POWER_UP)
+        self._mark()
+
+    def _restore(self):
+        reg = self.reg
+        want_ct = self.cfg.ct
+        top = self.store.area(REGISTERS).latest(0)
+        tried = 0
+        if top is not None:
+            tried = 1
+            if self._try(top[1]):
+                self.restored = top[0]
+            else:
+                # the newest is unusable: take the newest older record that restores
+                good = None
+                for seq, p in self.store.iter(REGISTERS, 0):
+                    if seq == top[0]:
+                        continue
+                    tried += 1
+                    if self._try(p):
+                        good = seq
+                if good is None:
+                    self.log(ev.RESTORE_FAILED, self.store.index(REGISTERS), tried)
+                else:
+                    self.restored = good
+                    self.log(ev.CORRUPT, self.store.index(REGISTERS), 1)
+        if self.restored is not None and (reg.ct != want_ct or reg.vt != self.cfg.vt):
+            old = reg.ct[0]
+            reg.set_ratio(want_ct, self.cfg.vt)
+            self.log(ev.CT_CHANGED, old, want_ct[0])
+            self.save()
+
+    def _try(self, payload):
+        try:
+            self.reg.restore(unpack_uints(payload))
+        except ValueError:
+            return False
+        return True
+
+    # -- running -----------------------------------------------------------------------
+    def _mark(self):
+        """Remember the shown values; True if any changed."""
+        reg = self.reg
+        sh = self._shown
+        n = len(reg.primary)
+        st = self.step
+        ss = self.step_secondary
+        changed = False
+        for i in range(n):
+            v = reg.primary[i] // st
+            if v != sh[i]:
+                sh[i] = v
+                changed = True
+            v = reg.secondary[i] // ss
+            if v != sh[n + i]:
+                sh[n + i] = v
+                changed = True
+        return changed
+
+    def period(self):
+        """After a measurement period: save if a shown value changed."""
+        if self._mark():
+            self.save()
+
+    def save(self):
+        try:
+            self.store.put(REGISTERS, pack_uints(self.reg.state()))
+        except OSError:
+            self.errors += 1
+            return False
+        self.saves += 1
+        return True
+
+    def power_down(self):
+        self._mark()
+        self.save()
+        self.log(ev.POWER_DOWN)

@@ -1,0 +1,97 @@
+"""The meter's store: named record areas laid out on one flash region (the EEPROM of the meter).
+
+LAYOUT is the region of the product (RP2040 on-board flash, boards/sim file):
+166 erase blocks of 4096 bytes = 664 KiB. Each area is a RecordArea:
+
+    area       blocks  slot  what                                    holds
+    registers    64    256   energy + counter registers (current)    newest (wear: 1024 slots)
+    legal         2   4096   legal configuration (sealed), JSON      newest
+    settings      2   4096   non-legal configuration, JSON           newest
+    events        4     32   event log (logs/events.py)              384 newest entries
+    billing       4    256   billing logger (debiteringslogger)      48 (datasheet: 36)
+    billing2      4    256   billing logger 2 (daily/weekly/monthly) 48
+    profile      86     32   load profile, one entry per interval    10,880 (datasheet:
+                                                                     37 d at 5 min = 10,656)
+
+The registers area is sized for endurance (see README: 20 years at maximum load
+with a save at every change of a displayed register).
+"""
+
+from .records import RecordArea
+
+LAYOUT = (
+    ("registers", 64, 256),
+    ("legal", 2, 4096),
+    ("settings", 2, 4096),
+    ("events", 4, 32),
+    ("billing", 4, 256),
+    ("billing2", 4, 256),
+    ("profile", 86, 32),
+)
+
+
+def blocks(layout=LAYOUT):
+    n = 0
+    for _name, b, _slot in layout:
+        n += b
+    return n
+
+
+REGION_BLOCKS = blocks()
+
+
+class Store:
+    """Areas by name on a block device (blocks first_block.. of `dev`)."""
+
+    def __init__(self, dev, layout=LAYOUT, first_block=0):
+        need = blocks(layout)
+        have = dev.ioctl(4, 0) - first_block
+        if have < need:
+            raise ValueError("store: the flash region has %d blocks, the layout needs %d"
+                             % (have, need))
+        self.dev = dev
+        self.areas = {}
+        self.names = []
+        b = first_block
+        for name, n, slot in layout:
+            self.areas[name] = RecordArea(dev, b, n, slot, name)
+            self.names.append(name)
+            b += n
+
+    def index(self, name):
+        return self.names.index(name)
+
+    def mount(self):
+        """Scan every area; returns {name: (torn, corrupt)}."""
+        out = {}
+        for name in self.names:
+            out[name] = self.areas[name].mount()
+        return out
+
+    def area(self, name):
+        try:
+            return self.areas[name]
+        except KeyError:
+            raise ValueError("store: no area %r" % (name,)) from None
+
+    # current values
+    def put(self, name, payload, kind=0):
+        return self.area(name).append(kind, payload)
+
+    def get(self, name, kind=0):
+        top = self.area(name).latest(kind)
+        return None if top is None else top[1]
+
+    # logs
+    def append(self, name, payload, kind=0):
+        return self.area(name).append(kind, payload)
+
+    def iter(self, name, kind=None, after=0):
+        return self.area(name).iter(kind, after)
+
+    def depth(self, name):
+        return self.area(name).depth()
+
+    def erases(self):
+        """Erases done per area by this object (wear figures)."""
+        return dict((n, self.areas[n].erases) for n in self.names)
