@@ -68,6 +68,10 @@ class Persistence:
                 self.log(ev.TORN_WRITE, st.index(name), torn)
             if corrupt:
                 self.log(ev.CORRUPT, st.index(name), corrupt)
+                try:
+                    st.area(name).retire_corrupt()     # logged once, not at every boot
+                except OSError:
+                    self.errors += 1
         self._restore()
         self.log(ev.POWER_UP)
         self._mark()

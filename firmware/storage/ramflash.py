@@ -103,7 +103,7 @@ class RamFlash(FlashModel):
         self.mem = bytearray(b"\xff" * (nblocks * block_size))
 
     def _get(self, a, buf):
-        buf[:] = self.mem[a:a + len(buf)]
+        buf[:] = memoryview(self.mem)[a:a + len(buf)]
 
     def _and(self, a, buf, k):
         m = self.mem

@@ -55,6 +55,17 @@ _MAGIC = 0xA0
 _DEAD = 0x00
 _TAIL = 4
 
+# buffers shared by all areas (one meter loop, no two scans at once): the scan buffer
+# holds one erase block; big slots (config records) share their slot buffer and blank
+_shared = {}
+
+
+def _get_shared(key, make):
+    b = _shared.get(key)
+    if b is None:
+        b = _shared[key] = make()
+    return b
+
 
 class RecordArea:
     def __init__(self, dev, first_block, nblocks, slot=256, name="area"):
@@ -79,15 +90,22 @@ class RecordArea:
         self._lw = 1 if slot <= 256 else 2     # width of the length field
         self._head = 1 + self._lw + 4          # kind, length, seq
         self.capacity = slot - self._head - _TAIL   # payload bytes per record
-        self._buf = bytearray(slot)
+        if slot >= 1024:
+            self._buf = _get_shared(("buf", slot), lambda: bytearray(slot))
+        else:
+            self._buf = bytearray(slot)
         self._wlen = slot if slot >= PAGE else PAGE
-        self._wbuf = bytearray(self._wlen)     # the page(s) one append programs
-        self._blank = b"\xff" * slot
+        # a slot smaller than a page is programmed as its page, 0xFF elsewhere
+        self._wbuf = bytearray(PAGE) if slot < PAGE else None
+        self._blank = _get_shared(("blank", slot), lambda: b"\xff" * slot)
+        self._scan = _get_shared(("scan", bs), lambda: bytearray(bs))
+        self._blank_block = _get_shared(("blank", bs), lambda: b"\xff" * bs)
         self.seq = 0           # sequence number of the newest valid record (0 = none)
         self.head = 0          # next slot to program
         self.top = {}          # kind -> (seq, slot) of its newest valid record
         self.torn = 0          # from the last mount (see module doc)
         self.corrupt = 0
+        self._bad = []
         self.erases = 0        # erases done by this object (wear figures)
         self.writes = 0        # records programmed by this object
 
@@ -118,6 +136,32 @@ class RecordArea:
         seq = b[h] | (b[h + 1] << 8) | (b[h + 2] << 16) | (b[h + 3] << 24)
         return m & 0x0F, seq, n
 
+    def _scan_all(self, b0=0, b1=None):
+        """(slot, decode result) of every non-blank slot of blocks b0..b1-1, a block read
+        at a time; the slot's bytes are in self._buf while the caller looks at it."""
+        scan = self._scan
+        mv = memoryview(scan)
+        b = self._buf
+        sl = self.slot
+        for blk in range(b0, self.nblocks if b1 is None else b1):
+            self.dev.readblocks(self.first + blk, scan, 0)
+            if scan == self._blank_block:
+                continue
+            base = blk * self.per_block
+            for j in range(self.per_block):
+                o = j * sl
+                if scan[o] == 0xFF or scan[o] == _DEAD:
+                    b[:] = mv[o:o + sl]
+                    if b == self._blank or b[0] == _DEAD:
+                        continue
+                else:
+                    b[:] = mv[o:o + sl]
+                yield base + j, self._decode(b)
+
+    def _block_blank(self, blk):
+        self.dev.readblocks(self.first + blk, self._scan, 0)
+        return self._scan == self._blank_block
+
     def _payload(self, b, n):
         return bytes(b[self._head:self._head + n])
 
@@ -130,8 +174,7 @@ class RecordArea:
         bad = []
         prev = -1
         drops = 0
-        for s in range(self.nslots):
-            r = self._decode(self._read(s))
+        for s, r in self._scan_all():
             if r is False:
                 bad.append(s)
             elif r:
@@ -158,7 +201,18 @@ class RecordArea:
                 torn += 1
         self.torn = torn
         self.corrupt = len(bad) - torn + (drops - 1 if drops > 1 else 0)
+        self._bad = [s for s in bad if not h <= s < end]
         return self.torn, self.corrupt
+
+    def retire_corrupt(self):
+        """Zero the corrupt slots found by mount() (after they were logged), so the next
+        boot does not report them again. Returns how many."""
+        n = 0
+        for s in self._bad:
+            self._kill(s)
+            n += 1
+        self._bad = []
+        return n
 
     def latest(self, kind=0):
         """(seq, payload) of the newest valid record of `kind` (as of mount/append), or None."""
@@ -173,14 +227,24 @@ class RecordArea:
 
     def iter(self, kind=None, after=0):
         """Valid records (of `kind`, with seq > after) as (seq, payload), oldest first: the
-        ring is walked once from the write position, no list is built."""
-        n = self.nslots
-        for j in range(n):
-            s = (self.head + j) % n
-            b = self._read(s)
-            r = self._decode(b)
-            if r and r[1] > after and (kind is None or r[0] == kind):
-                yield r[1], self._payload(b, r[2])
+        ring is walked once from the write position, a block at a time (no list of the
+        whole area is built; the records of one block are decoded before it yields)."""
+        per = self.per_block
+        h = self.head
+        hb = h // per
+        for step in range(self.nblocks + 1):
+            blk = (hb + step) % self.nblocks
+            lo = h % per if step == 0 else 0
+            hi = h % per if step == self.nblocks else per
+            if lo >= hi:
+                continue
+            got = []
+            for s, r in self._scan_all(blk, blk + 1):
+                j = s % per
+                if r and lo <= j < hi and r[1] > after and (kind is None or r[0] == kind):
+                    got.append((r[1], self._payload(self._buf, r[2])))
+            for x in got:
+                yield x
 
     def records(self, kind=None):
         """All valid records (of `kind`) as a list of (seq, payload), oldest first."""
@@ -230,14 +294,8 @@ class RecordArea:
         # slots spoilt by a cut write (never program over non-0xFF bytes)
         for _ in range(self.nslots + self.nblocks):
             s = self.head
-            if s % self.per_block == 0:
-                blank = True
-                for j in range(self.per_block):
-                    if self._read(s + j) != self._blank:
-                        blank = False
-                        break
-                if not blank:
-                    self._erase(s // self.per_block)
+            if s % self.per_block == 0 and not self._block_blank(s // self.per_block):
+                self._erase(s // self.per_block)
             b = self._read(s)
             if b == self._blank:
                 break
