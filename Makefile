@@ -29,8 +29,9 @@ test: $(STAMP)
 # The on-MicroPython suite alone, as it runs on a board.
 mptest: $(STAMP)
 	MICROPYPATH=.frozen:.:$(VENV)/mplib $(MPY) -X heapsize=$(HEAP) host_tests/mp/run.py \
-		test_energy test_engine test_kernels
-	MICROPYPATH=.frozen:.:$(VENV)/mplib $(MPY) -X heapsize=2m host_tests/mp/run.py test_sim_signal
+		test_energy test_engine test_kernels test_storage
+	MICROPYPATH=.frozen:.:$(VENV)/mplib $(MPY) -X heapsize=2m host_tests/mp/run.py \
+		test_sim_signal test_torture
 
 mpy: $(STAMP)
 	$(VPY) -m pytest -q host_tests/test_mpy_cross.py

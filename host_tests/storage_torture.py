@@ -29,7 +29,7 @@ import struct
 from mpmeter.storage.ramflash import PowerCut, RamFlash
 from mpmeter.storage.store import Store
 
-LAYOUT = (("registers", 3, 256), ("settings", 2, 4096), ("events", 2, 32), ("profile", 3, 32))
+LAYOUT = (("registers", 3, 256), ("settings", 2, 4096), ("events", 2, 32), ("profile", 2, 32))
 LOGS = ("events", "profile")
 
 
@@ -100,29 +100,31 @@ def check(store, area, acked, inflight):
     return last
 
 
-def run(steps, cut_from=0, every=1, report=None):
+def run(steps, cut_from=0, erase_every=1, report=None):
     """Returns (writes, cuts). Writes before `cut_from` run without cuts, so a long run can
-    be split into chunks. every > 1 cuts only every n-th byte (quick MicroPython smoke)."""
+    be split into chunks. Programs are cut at every byte; erases at every `erase_every`-th
+    byte (1 in `make torture`; 16 in `make test`, which still cuts inside every slot)."""
     dev = RamFlash(blocks())
     st = Store(dev, LAYOUT)
     st.mount()
     acked = {"registers": 0, "settings": 0, "events": 0, "profile": 0}
     cuts = 0
     writes = 0
+    image = bytearray(len(dev.mem))      # one copy, reused (fits a 192 KB MicroPython heap)
     for step in range(steps):
         area = plan(step)
         n = acked[area] + 1
         data = payload(area, n)
         if step >= cut_from:
-            image = dev.image()
+            image[:] = dev.mem
             dev.log = []
             st.area(area).mount()
             st.append(area, data)
             ops = dev.log
             dev.log = None
             for j in range(len(ops)):
-                size = ops[j][1]
-                for k in range(0, size, every):
+                op, size = ops[j]
+                for k in range(0, size, erase_every if op == "erase" else 1):
                     dev.load(image)
                     st.area(area).mount()
                     dev.cut(j, k)

@@ -135,3 +135,53 @@ def test_351_ct_ratio_primary_energy_and_s0(tmp_path):
     assert s0["overrun"] > 0
     # nothing lost: emitted + queued = whole pulses of the primary energy (200 mWh each)
     assert s0["emitted"] + s0["active"] + s0["pending"] == a["mwh"] // 200
+
+
+def test_state_survives_a_power_cut_in_the_middle_of_a_register_save(tmp_path):
+    """162 at 85 A, PF 1: 19.55 kW, a save at every 0.1 kWh (every 18.4 s). Run 1 is
+    cut (the plug pulled) at byte 100 of flash operation 50: ops 0-2 are the first
+    boot's configuration and power-up records, ops 3-49 the saves at 0.1 .. 4.7 kWh,
+    op 50 the save at 4.8 kWh. Run 2 must resume from 4.7 kWh (plus the < 5.43 Wh of
+    the second that crossed it), log the torn write, and not raise the data-lost flag."""
+    p = write(tmp_path, {"start": "2026-03-01T12:00:00Z", "profile": "162",
+                         "segments": [seg(1800, 85.0, 0.0)]})
+    state = os.path.join(str(tmp_path), "state")
+    r = sim("--scenario", p, "--quiet", "--fidelity", "phasor", "--state", state,
+            "--cut", "50:100")
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "power cut" in r.stdout
+    rep = os.path.join(str(tmp_path), "r.json")
+    r = sim("--scenario", p, "--quiet", "--fidelity", "phasor", "--state", state,
+            "--report", rep)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.load(open(rep))
+    one_run = 230 * 85 * 1800 / 3600
+    resumed = got["registers"]["a_plus"]["wh"] - one_run
+    assert 4700 <= resumed < 4700 + 230 * 85 / 3600 + 1e-6, resumed
+    st = got["store"]
+    assert st["boot"]["registers"] == [1, 0]          # one torn write, nothing corrupt
+    codes = [e[1] for e in st["events"]]
+    assert codes == [1, 3, 1, 2]     # power up, (cut), torn write, power up, power down
+    assert not st["data_lost"]
+    # a third run: everything kept, nothing torn any more
+    r = sim("--scenario", p, "--quiet", "--fidelity", "phasor", "--state", state,
+            "--report", rep)
+    got = json.load(open(rep))
+    assert abs(got["registers"]["a_plus"]["wh"] - resumed - 2 * one_run) < 1e-6
+    assert got["store"]["boot"]["registers"] == [0, 0]
+
+
+def test_state_refuses_a_changed_legal_setting(tmp_path):
+    p = write(tmp_path, {"start": "2026-03-01T12:00:00Z", "profile": "351",
+                         "segments": [{"duration_s": 2, "phases": [
+                             {"v_rms": 230, "i_rms": 5, "phi_deg": 0}] * 3}]})
+    state = os.path.join(str(tmp_path), "state")
+    r = sim("--scenario", p, "--quiet", "--fidelity", "phasor", "--state", state)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cfg = os.path.join(str(tmp_path), "cfg.json")
+    with open(cfg, "w") as f:
+        json.dump({"display": "7.0"}, f)
+    r = sim("--scenario", p, "--quiet", "--fidelity", "phasor", "--state", state,
+            "--config", cfg)
+    assert r.returncode == 2
+    assert "legal setting display" in r.stdout + r.stderr

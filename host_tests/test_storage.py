@@ -17,10 +17,11 @@ CHUNKS = 4
 
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_power_cut_at_every_byte_of_1000_writes(chunk):
-    """Chunk c cuts power at every byte of every operation of writes c*250 .. c*250+249
-    (the four chunks together: all of the first 1000 writes)."""
+    """Chunk c cuts power at every byte of every program of writes c*250 .. c*250+249 (the
+    four chunks together: all of the first 1000 writes), and at every 16th byte of every
+    erase (twice inside each 32-byte slot; `make torture` cuts every erase byte too)."""
     per = TORTURE_WRITES // CHUNKS
-    writes, cuts = T.run(per * (chunk + 1), cut_from=per * chunk)
+    writes, cuts = T.run(per * (chunk + 1), cut_from=per * chunk, erase_every=16)
     print("storage torture chunk %d: writes %d..%d, %d power cuts checked"
           % (chunk, per * chunk + 1, per * (chunk + 1), cuts))
     assert writes == per * (chunk + 1)
@@ -152,7 +153,7 @@ def test_every_area_programs_whole_pages_only():
     dev.log = []
     st = Store(dev, LAYOUT)
     st.mount()
-    for name, _b, slot in LAYOUT:
+    for name, _b, _slot in LAYOUT:
         cap = st.area(name).capacity
         for v in range(3):
             st.append(name, bytes([v]) * min(cap, 20))

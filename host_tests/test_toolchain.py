@@ -31,9 +31,11 @@ MP_DIR = os.path.join(ROOT, "host_tests", "mp")
 MP_TESTS = sorted(f[:-3] for f in os.listdir(MP_DIR)
                   if f.startswith("test_") and f.endswith(".py"))
 # the firmware's own tests run in an RP2040-sized heap; the simulator board's renderer
-# (not firmware: it never runs on a board) gets the sim's heap
-SUITES = [("firmware", "192k", [m for m in MP_TESTS if not m.startswith("test_sim")]),
-          ("sim board", "2m", [m for m in MP_TESTS if m.startswith("test_sim")])]
+# and the storage torture (harnesses, not firmware: they never run on a board) get the
+# sim's heap
+HARNESS = ("test_sim", "test_torture")
+SUITES = [("firmware", "192k", [m for m in MP_TESTS if not m.startswith(HARNESS)]),
+          ("harness", "2m", [m for m in MP_TESTS if m.startswith(HARNESS)])]
 
 
 @pytest.mark.parametrize("label,heap,mods", SUITES, ids=[s[0] for s in SUITES])

@@ -2,8 +2,10 @@
 
 Runs tools/bench_mp.py on the real MicroPython (RP2040-sized heap) with the default
 measurement period (50 cycles) and with 10-cycle periods for comparison, then
-tools/m0cycles.py (needs arm-none-eabi-objdump). Figures only: nothing here fails
-on a slow machine.
+tools/m0cycles.py (needs arm-none-eabi-objdump), then tools/bench_store.py (record
+store: flash endurance at maximum load in the simulator, and throughput) under
+the MicroPython unix port with a 2 MB heap (its RAM flash model is the whole
+664 KiB region). Figures only: nothing here fails on a slow machine.
 """
 
 import os
@@ -23,6 +25,9 @@ def main():
                        env=env, check=True)
     print("\n## static Cortex-M0+ count (mpy-cross -march=armv6m)\n", flush=True)
     subprocess.run([sys.executable, "tools/m0cycles.py"], cwd=ROOT, check=True)
+    print("\n## record store (endurance and throughput)\n", flush=True)
+    subprocess.run([mp, "-X", "heapsize=2m", "tools/bench_store.py"], cwd=ROOT, env=env,
+                   check=True)
     return 0
 
 

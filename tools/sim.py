@@ -33,7 +33,10 @@ def build_parser():
     p.add_argument("--fidelity", choices=("waveform", "phasor"), default="waveform")
     p.add_argument("--adc", choices=("rp2040", "ads131m08"), default=None,
                    help="converter model (default: rp2040 for 162, ads131m08 for 351)")
-    p.add_argument("--state", default=None, help="directory keeping the meter state")
+    p.add_argument("--state", default=None,
+                   help="directory keeping the meter's flash (DIR/flash.bin: registers, logs)")
+    p.add_argument("--cut", default=None, help="test aid with --state: N:K cuts the power at "
+                   "byte K of flash operation N of this run (exit code 3)")
     p.add_argument("--report", default=None, help="write every register here as JSON")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-noise", action="store_true", help="converter noise off")
@@ -50,9 +53,9 @@ def forward(a):
     out = ["--scenario", a.scenario, "--speed", str(a.speed), "--fidelity", a.fidelity,
            "--seed", str(a.seed), "--refresh-ms", str(a.refresh_ms)]
     for flag, val in (("--adc", a.adc), ("--state", a.state), ("--report", a.report),
-                      ("--config", a.config), ("--cal", a.cal)):
+                      ("--config", a.config), ("--cal", a.cal), ("--cut", a.cut)):
         if val:
-            out += [flag, os.path.abspath(val) if flag != "--adc" else val]
+            out += [flag, os.path.abspath(val) if flag not in ("--adc", "--cut") else val]
     for flag, on in (("--no-noise", a.no_noise), ("--no-ansi", a.no_ansi),
                      ("--quiet", a.quiet)):
         if on:

@@ -99,7 +99,7 @@ def open_store(path):
     except OSError:
         pass
     dev = FileFlash(path + STATE_FILE, REGION_BLOCKS)
-    return dev, Store(dev)
+    return dev, Store(dev)   # mounted by the caller (after a --cut is armed)
 
 
 def sync_config(store, cfg, path):
@@ -179,6 +179,7 @@ def run(argv):
                 dev.cut(int(n), int(k))
             except ValueError:
                 raise ValueError("--cut: N:K (flash operation, byte), got %r" % args.cut)
+        store.mount()
         changed = sync_config(store, cfg, args.state)
     elif args.cut:
         raise ValueError("--cut needs --state DIR")

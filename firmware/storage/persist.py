@@ -60,7 +60,7 @@ class Persistence:
     # -- boot --------------------------------------------------------------------------
     def mount(self):
         st = self.store
-        self.boot = st.mount()
+        self.boot = st.boot if st.boot is not None else st.mount()
         self.data_lost = ev.data_lost(self.events())
         for name in st.names:
             torn, corrupt = self.boot[name]

@@ -100,18 +100,22 @@ class FlashModel:
 class RamFlash(FlashModel):
     def __init__(self, nblocks, block_size=4096, page=256):
         FlashModel.__init__(self, nblocks, block_size, page)
-        self.mem = bytearray(b"\xff" * (nblocks * block_size))
+        self._ff = b"\xff" * block_size
+        self.mem = bytearray(nblocks * block_size)
+        for b in range(nblocks):
+            self._fill(b * block_size, block_size)
 
     def _get(self, a, buf):
         buf[:] = memoryview(self.mem)[a:a + len(buf)]
 
     def _and(self, a, buf, k):
-        m = self.mem
-        for i in range(k):
-            m[a + i] &= buf[i]
+        if k:
+            m = self.mem
+            x = int.from_bytes(m[a:a + k], "little") & int.from_bytes(buf[:k], "little")
+            m[a:a + k] = x.to_bytes(k, "little")
 
     def _fill(self, a, k):
-        self.mem[a:a + k] = b"\xff" * k
+        self.mem[a:a + k] = memoryview(self._ff)[:k]
 
     def flip(self, bit):
         self.mem[bit >> 3] ^= 1 << (bit & 7)

@@ -98,6 +98,7 @@ class RecordArea:
         # a slot smaller than a page is programmed as its page, 0xFF elsewhere
         self._wbuf = bytearray(PAGE) if slot < PAGE else None
         self._blank = _get_shared(("blank", slot), lambda: b"\xff" * slot)
+        self._blank_page = _get_shared(("blank", PAGE), lambda: b"\xff" * PAGE)
         self._scan = _get_shared(("scan", bs), lambda: bytearray(bs))
         self._blank_block = _get_shared(("blank", bs), lambda: b"\xff" * bs)
         self.seq = 0           # sequence number of the newest valid record (0 = none)
@@ -269,25 +270,23 @@ class RecordArea:
             return
         w = self._wbuf
         page = off - off % PAGE
-        for i in range(PAGE):
-            w[i] = 0xFF
+        w[:] = self._blank_page
         o = off - page
         w[o:o + self.slot] = data
         self.dev.writeblocks(blk, w, page)
 
     def _kill(self, s):
         """Retire a torn slot: program it to zeros (legal over anything)."""
-        z = self._buf
-        for i in range(self.slot):
-            z[i] = 0
-        self._program(s, z)
+        sl = self.slot
+        self._program(s, _get_shared(("zero", sl), lambda: bytes(sl)))
 
     def append(self, kind, payload):
         """Program one record; returns its sequence number. The record is durable when
         this returns (the acknowledgement the logs rely on)."""
         n = len(payload)
         if n > self.capacity:
-            raise ValueError("%s: record of %d bytes > capacity %d" % (self.name, n, self.capacity))
+            raise ValueError("%s: record of %d bytes > capacity %d"
+                             % (self.name, n, self.capacity))
         if not 0 <= kind <= 15:
             raise ValueError("%s: kind %d outside 0..15" % (self.name, kind))
         # find a blank slot: erase a block the ring enters unless it is blank; retire
@@ -306,8 +305,7 @@ class RecordArea:
             raise OSError("%s: no blank slot after erasing" % self.name)
         seq = (self.seq + 1) & 0xFFFFFFFF
         b = self._buf
-        for i in range(self.slot):
-            b[i] = 0xFF
+        b[:] = self._blank
         b[0] = _MAGIC | kind
         b[1] = n & 0xFF
         if self._lw == 2:

@@ -50,6 +50,7 @@ class Store:
             raise ValueError("store: the flash region has %d blocks, the layout needs %d"
                              % (have, need))
         self.dev = dev
+        self.boot = None        # {name: (torn, corrupt)} of the mount, None before it
         self.areas = {}
         self.names = []
         b = first_block
@@ -66,6 +67,7 @@ class Store:
         out = {}
         for name in self.names:
             out[name] = self.areas[name].mount()
+        self.boot = out
         return out
 
     def area(self, name):
