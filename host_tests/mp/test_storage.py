@@ -2,6 +2,7 @@
 persistence of the registers (the same code as on the RP2040)."""
 
 import gc
+import time
 import struct
 import unittest
 
@@ -65,3 +66,49 @@ class TestPersistence(unittest.TestCase):
         self.assertEqual(reg2.state(), reg.state())
         self.assertEqual([e[1] for e in p2.events()], [ev.POWER_UP, ev.POWER_DOWN, ev.POWER_UP])
         self.assertFalse(p2.data_lost)
+
+
+class TestProductStore(unittest.TestCase):
+    def test_product_layout_on_a_file_in_an_rp2040_heap(self):
+        """The product's 664 KiB layout (flash outside the heap, as the RP2040's XIP flash
+        is): mount, a year of events, saves; the store's RAM is a few buffers."""
+        import os
+
+        from boards.sim.fileflash import FileFlash
+        from mpmeter.storage.store import REGION_BLOCKS
+
+        path = "/tmp/mpmeter_mp_store_%d.bin" % (time.ticks_us() & 0xFFFFFF)
+        try:
+            gc.collect()
+            free0 = gc.mem_free()
+            dev = FileFlash(path, REGION_BLOCKS)
+            st = Store(dev)
+            reg = EnergyRegisters(8000, (3000, 5))
+            p = Persistence(st, reg, Config("351", {"ct": [3000, 5]}), Clock())
+            p.mount()
+            gc.collect()
+            used = free0 - gc.mem_free()
+            print("product store on the heap: %d bytes" % used)
+            self.assertTrue(used < 24 * 1024, used)
+            for _ in range(3600):
+                reg.integrate(3 * 230.0 * 6.0, 0.0, 8000)   # an hour at Imax, 1-s periods
+                p.period()
+            p.power_down()
+            reg2 = EnergyRegisters(8000, (3000, 5))
+            p2 = Persistence(Store(dev), reg2, Config("351", {"ct": [3000, 5]}), Clock())
+            p2.mount()
+            self.assertEqual(reg2.state(), reg.state())
+            # primary 2.484 MW = 690,000 mWh/s in 10 kWh steps, secondary 4140 W = 1150
+            # mWh/s in 0.1 kWh steps: a save in every second where either shown value moves
+            want = 0
+            for t in range(1, 3601):
+                if (690000 * t // 10 ** 7 != 690000 * (t - 1) // 10 ** 7
+                        or 1150 * t // 10 ** 5 != 1150 * (t - 1) // 10 ** 5):
+                    want += 1
+            self.assertEqual(p.saves, want + 1)      # + the power-down save
+            dev.close()
+        finally:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
