@@ -174,6 +174,7 @@ class RecordArea:
         best = -1
         bad = []
         prev = -1
+        first = -1
         drops = 0
         for s, r in self._scan_all():
             if r is False:
@@ -181,7 +182,9 @@ class RecordArea:
             elif r:
                 k, q, _n = r
                 if q <= prev:
-                    drops += 1   # one drop is the ring's wrap point; more are impossible
+                    drops += 1   # walked round the ring, one drop is the wrap point
+                if first < 0:
+                    first = q
                 prev = q
                 t = top.get(k)
                 if t is None or q > t[0]:
@@ -189,6 +192,8 @@ class RecordArea:
                 if q >= seq:
                     seq = q
                     best = s
+        if first >= 0 and first <= prev:
+            drops += 1   # the step from the last record round to the first
         self.seq = seq
         self.top = top
         h = (best + 1) % self.nslots if best >= 0 else 0
