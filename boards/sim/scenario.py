@@ -32,6 +32,8 @@ Errors raise ValueError("<field path>: <what is wrong>"), e.g.
 import gc
 import json
 
+from mpmeter.time.civil import days_from_civil, days_in_month
+
 PROFILES = {"162": 1, "351": 3}
 WIRINGS = ("4w", "aron")
 DEFAULT_V_ANGLE = (0.0, -120.0, 120.0)
@@ -87,24 +89,6 @@ def _keys(obj, allowed, path):
 
 
 # -- dates ----------------------------------------------------------------------------
-def days_from_civil(y, m, d):
-    """Days since 1970-01-01 of the proleptic Gregorian date y-m-d."""
-    if m <= 2:
-        y -= 1
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    mp = (m + 9) % 12
-    doy = (153 * mp + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-def days_in_month(y, m):
-    if m == 2:
-        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
-    return 30 if m in (4, 6, 9, 11) else 31
-
-
 def parse_utc(s, path="start"):
     """ISO-8601 UTC 'YYYY-MM-DDTHH:MM:SSZ' -> int seconds since 1970-01-01T00:00:00Z."""
     if type(s) is not str:

@@ -1,6 +1,7 @@
 """Terminal view of the running simulated meter (ANSI redraw in place, or plain lines)."""
 
 from mpmeter.energy.registers import OBIS
+from mpmeter.time import civil
 
 _LABEL = {"a_plus": "A+", "a_minus": "A-", "r_plus": "R+", "r_minus": "R-",
           "r1": "R1", "r2": "R2", "r3": "R3", "r4": "R4"}
@@ -13,20 +14,8 @@ def _two(n):
 
 def utc_text(epoch):
     """YYYY-MM-DD hh:mm:ss for UTC epoch seconds (no datetime on MicroPython)."""
-    days, sec = divmod(epoch, 86400)
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    y = yoe + era * 400
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    if m <= 2:
-        y += 1
-    return "%d-%s-%s %s:%s:%s" % (y, _two(m), _two(d), _two(sec // 3600),
-                                 _two(sec // 60 % 60), _two(sec % 60))
+    y, m, d, hh, mm, ss = civil.split(epoch)
+    return "%d-%s-%s %s:%s:%s" % (y, _two(m), _two(d), _two(hh), _two(mm), _two(ss))
 
 
 def kwh(mwh):

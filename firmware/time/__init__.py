@@ -1,0 +1,1 @@
+"""Meter time: civil calendar in integers, time zone and summer time (config LL, PPP)."""
