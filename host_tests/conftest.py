@@ -19,6 +19,15 @@ def pytest_sessionstart(session):
         import shutil
 
         shutil.rmtree(os.path.join(ROOT, "build", "accuracy"), ignore_errors=True)
+        shutil.rmtree(os.path.join(ROOT, "build", "storage"), ignore_errors=True)
+
+
+def record_figure(name, text):
+    """Keep one line of figures for the end-of-run summary (build/storage/<name>.txt)."""
+    d = os.path.join(ROOT, "build", "storage")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name + ".txt"), "w") as f:
+        f.write(text)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -29,3 +38,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.section("accuracy table (errors in %, firmware on MicroPython)")
         for ln in lines:
             terminalreporter.write_line(ln)
+    d = os.path.join(ROOT, "build", "storage")
+    if os.path.isdir(d):
+        terminalreporter.section("record store figures")
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name)) as f:
+                terminalreporter.write_line(f.read().rstrip())

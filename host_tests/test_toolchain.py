@@ -48,3 +48,10 @@ def test_micropython_suite(label, heap, mods):
     print(r.stdout[-4000:])
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
     assert " 0 failed" in r.stdout
+    from conftest import record_figure
+
+    for ln in r.stdout.splitlines():
+        for key, name in (("micropython storage torture:", "torture_mp"),
+                          ("product store on the heap:", "heap_mp")):
+            if key in ln:
+                record_figure(name, ln[ln.index(key):].strip())
