@@ -37,7 +37,34 @@ LEGAL = ("profile", "phases", "wiring", "accuracy_class", "un", "fn", "iref", "i
          "creep_current", "creep_power", "display")
 _DISPLAY = {"162": ("7.0", "6.1"), "351": ("7.0", "7.1")}
 
+# clock, tariffs, demand and logs (datasheet codes in brackets); settings, not legal
+COMMON = {
+    "gmt": 1,                    # LL 00..23: GMT+0..+12, 13..23 = GMT-11..-1
+    "dst": 1,                    # PPP 0 none, 1 EU summer time
+    "period": 2,                 # E 1..4: integration period 5, 15, 30, 60 min
+    "billing_day": 1,            # GG 00 external, 01..28 day of the month
+    "billing_interval": 1,       # HH 00 external, 01..24 (time/schedule.py)
+    "billing2": 1,               # U 1 daily, 2 weekly, 3 monthly values
+    "tariff_control": "calendar",  # calendar | inputs (DD) | comms
+    "dd": 0,                     # DD input/output configuration 00..23
+    "tariff_table": None,        # calendar (energy/tariffs.py); None: T1 all the time
+    "profile_channels": "A+A-R+R-",  # energy type of the load profile
+    "profile_primary": True,     # QQ 01 primary, 02 secondary energy
+    "threshold_kw": 0,           # power-threshold counter limit (0: off)
+    "pulse_in_unit": 0,          # NN 00 none, 01 kWh, 02 m3, 03 L
+    "pulse_in_per_unit": 1000,   # input pulses per unit
+}
+for _p in PROFILES.values():
+    _p.update(COMMON)
+
+_CHANNELS = {"162": ("A+", "A+A-", "A+A-R+R-"), "351": ("A+", "A+A-", "A+R+", "A+A-R+R-")}
 _NUM = (int, float)
+
+
+def _code(d, k, lo, hi):
+    x = d[k]
+    if not isinstance(x, int) or isinstance(x, bool) or not lo <= x <= hi:
+        raise ValueError("config.%s: an integer code %d..%d, got %r" % (k, lo, hi, x))
 
 
 def _ratio(name, x, lo, hi):
@@ -105,6 +132,21 @@ class Config:
         if d["display"] not in _DISPLAY[d["profile"]]:
             raise ValueError("config.display: one of %s for profile %s (code A)"
                              % ("/".join(_DISPLAY[d["profile"]]), d["profile"]))
+        for k, lo, hi in (("gmt", 0, 23), ("dst", 0, 1), ("period", 1, 4),
+                          ("billing_day", 0, 28), ("billing_interval", 0, 24),
+                          ("billing2", 1, 3), ("dd", 0, 23), ("pulse_in_unit", 0, 3)):
+            _code(d, k, lo, hi)
+        if d["tariff_control"] not in ("calendar", "inputs", "comms"):
+            raise ValueError("config.tariff_control: calendar, inputs or comms")
+        if d["profile_channels"] not in _CHANNELS[d["profile"]]:
+            raise ValueError("config.profile_channels: one of %s for profile %s"
+                             % (", ".join(_CHANNELS[d["profile"]]), d["profile"]))
+        if not isinstance(d["profile_primary"], bool):
+            raise ValueError("config.profile_primary: true (QQ 01) or false (QQ 02)")
+        if not isinstance(d["threshold_kw"], _NUM) or d["threshold_kw"] < 0:
+            raise ValueError("config.threshold_kw: a number >= 0 (0: off)")
+        if not isinstance(d["pulse_in_per_unit"], int) or d["pulse_in_per_unit"] <= 0:
+            raise ValueError("config.pulse_in_per_unit: a positive integer")
         for k in ("creep_current", "creep_power"):
             if d[k] is not None and (not isinstance(d[k], _NUM) or d[k] < 0):
                 raise ValueError("config.%s: must be a number >= 0" % k)

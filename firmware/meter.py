@@ -50,6 +50,7 @@ class Meter:
         self.outputs = [o for o in (self.led_p, self.led_q, self.s0) if o is not None]
         self.errors = 0  # measurement periods rejected by the registers (logged later)
         self.persist = None
+        self.max_step = 1        # phasor fidelity: longest step in seconds (sim only)
         self._pf = getattr(board, "power_fail", None)
         self.down = False
         if store is not None:
@@ -80,7 +81,7 @@ class Meter:
                 return False
             self.engine.feed(buf)
             return True
-        got = self.board.power.read()
+        got = self.board.power.read(self.max_step)
         if got is None:
             return False
         self._phasor(got)

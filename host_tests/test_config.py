@@ -32,3 +32,20 @@ def test_profiles_from_the_datasheets():
 def test_bad_settings_are_named(profile, over, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         Config(profile, over)
+
+
+@pytest.mark.parametrize("key,bad", [("gmt", 24), ("dst", 2), ("period", 0), ("period", 5),
+                                     ("billing_day", 29), ("billing_interval", 25),
+                                     ("billing2", 4), ("dd", 24), ("pulse_in_unit", 4),
+                                     ("gmt", True), ("period", "2")])
+def test_clock_and_log_codes_are_checked(key, bad):
+    with pytest.raises(ValueError, match="config.%s" % key):
+        Config("351", {key: bad})
+
+
+def test_profile_channels_per_meter():
+    assert Config("351", {"profile_channels": "A+R+"}).profile_channels == "A+R+"
+    with pytest.raises(ValueError, match="profile_channels"):
+        Config("162", {"profile_channels": "A+R+"})       # not a 162 energy type
+    legal, settings = Config("162").split()
+    assert "period" in settings and "gmt" in settings and "ct" in legal

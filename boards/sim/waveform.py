@@ -700,11 +700,13 @@ def system_values(seg, wiring):
 class PhasorSource:
     """Phasor fidelity: per simulated second the analytic (p, q, v, i) of each measuring system.
 
-    read() -> None at the end, else (seconds, [(p_W, q_var, v_rms, i_rms), ...], frequency_hz):
-    seconds is 1 (the last one may be shorter when the scenario is not a whole number of
-    seconds); values are averages over that second (rms combined as rms) when segments
-    switch inside it. frames_done = seconds_done * fs (the sample clock the waveform source
-    would show).
+    read(max_s=1) -> None at the end, else (seconds, [(p_W, q_var, v_rms, i_rms), ...],
+    frequency_hz): seconds is 1 (the last one may be shorter when the scenario is not a
+    whole number of seconds); values are averages over that second (rms combined as rms)
+    when segments switch inside it. With max_s > 1 a step runs up to max_s seconds but
+    stops at the end of the current segment, so its values are constant (the meter asks
+    for long steps up to its next clock boundary to run months quickly).
+    frames_done = seconds_done * fs (the sample clock the waveform source would show).
     """
 
     def __init__(self, scenario, fs=4000):
@@ -722,14 +724,24 @@ class PhasorSource:
     def frames_done(self):
         return int(self.seconds_done * self.fs + 0.5)
 
-    def read(self):
+    def read(self, max_s=1):
         t0 = self.seconds_done
         if t0 >= self.total_s - 1e-9:
             return None
-        t1 = t0 + 1
+        segs = self.scenario["segments"]
+        if max_s > 1:
+            # whole seconds up to the end of the segment holding t0
+            while (self._seg + 1 < len(segs)
+                   and self._seg_t0 + segs[self._seg]["duration_s"] <= t0 + 1e-12):
+                self._seg_t0 += segs[self._seg]["duration_s"]
+                self._seg += 1
+                self._vals = None
+            seg_end = self._seg_t0 + segs[self._seg]["duration_s"]
+            n = int(seg_end - t0 + 1e-9)
+            max_s = n if 1 <= n < max_s else max_s
+        t1 = t0 + max_s
         if t1 > self.total_s:
             t1 = self.total_s
-        segs = self.scenario["segments"]
         acc = None
         fsum = 0.0
         t = t0
