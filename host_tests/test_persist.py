@@ -127,7 +127,7 @@ def test_unusable_newest_record_falls_back_to_the_previous_good_one():
     # a record with a valid CRC but impossible content (e.g. written by a buggy build)
     bad = list(good)
     bad[7 + 8] = 10 ** 12                           # A+ residue beyond its unit
-    m.persist.store.put("registers", codec.pack_uints(bad))
+    m.persist.store.put("registers", codec.pack_uints([m.persist.save_no + 1] + bad))
     m2 = meter(dev, scenario("162", 1, 0.0))
     assert m2.registers.state() == good
     assert ev.CORRUPT in codes(m2) and m2.data_lost
@@ -186,3 +186,59 @@ def test_event_entry_format():
     assert ev.unpack(p) == (1782000000, 8, 100, -5)
     with pytest.raises(ValueError, match="14"):
         ev.unpack(b"\x00" * 3)
+
+
+class Counters:
+    """A stand-in for the meter's other saved values (tariff registers, counters...)."""
+
+    def __init__(self):
+        self.v = [0, 0]
+
+    def state(self):
+        return tuple(self.v)
+
+    def check(self, st):
+        if len(st) != 2:
+            raise ValueError("counters: 2 fields")
+
+    def restore(self, st):
+        self.check(st)
+        self.v = list(st)
+
+
+def test_a_save_is_two_records_and_a_cut_between_them_keeps_the_previous_save():
+    from mpmeter.energy.registers import EnergyRegisters
+    from mpmeter.storage.persist import Persistence
+
+    class Clock:
+        def now(self):
+            return 1782000000
+
+    cfg = Config("162")
+    for cut_k in (0, 5, 250):       # the extra record's program: nothing, part, all-but-tail
+        dev = RamFlash(REGION_BLOCKS)
+        reg, ex = EnergyRegisters(4000), Counters()
+        p = Persistence(Store(dev), reg, cfg, Clock(), ex)
+        p.mount()
+        for k in range(1, 4):
+            reg.integrate(19550.0, 0.0, 4000 * 20)
+            ex.v = [k, 10 * k]
+            p.period()
+        good = (reg.state(), ex.state())
+        reg.integrate(19550.0, 0.0, 4000 * 20)
+        ex.v = [4, 40]
+        dev.cut(1, cut_k)                 # the register record goes through, then the cut
+        with pytest.raises(PowerCut):
+            p.period()
+        reg2, ex2 = EnergyRegisters(4000), Counters()
+        p2 = Persistence(Store(dev), reg2, cfg, Clock(), ex2)
+        p2.mount()
+        assert (reg2.state(), ex2.state()) == good, cut_k
+        assert not p2.data_lost
+        # and the next save pairs up again
+        reg2.integrate(19550.0, 0.0, 4000 * 20)
+        p2.save()
+        reg3, ex3 = EnergyRegisters(4000), Counters()
+        p3 = Persistence(Store(dev), reg3, cfg, Clock(), ex3)
+        p3.mount()
+        assert reg3.state() == reg2.state() and ex3.state() == good[1]

@@ -101,9 +101,9 @@ def preage(store, cfg):
     """Fill the registers area once with zero-state records (blank flash: no erase)."""
     area = store.area(REGISTERS)
     area.mount()
-    zero = pack_uints(EnergyRegisters(4000, cfg.ct, cfg.vt).state())
-    for _ in range(area.nslots):
-        area.append(0, zero)
+    zero = EnergyRegisters(4000, cfg.ct, cfg.vt).state()
+    for n in range(area.nslots):       # as Persistence.save writes them: save number first
+        area.append(0, pack_uints((n + 1,) + tuple(zero)))
 
 
 def endurance(profile, overrides, amps, phi, hours=None, wraps=None, max_hours=2000):
@@ -210,7 +210,7 @@ def register_payload(cfg):
     """A register record as the meter saves it: a year at maximum load, residues set."""
     reg = EnergyRegisters(4000, cfg.ct, cfg.vt)
     reg.integrate(19550.0, 9775.0, 4000 * YEAR_S + 1234)
-    return reg, pack_uints(reg.state())
+    return reg, pack_uints((123456,) + tuple(reg.state()))
 
 
 def run_throughput(save_rate=None):

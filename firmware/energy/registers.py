@@ -219,8 +219,8 @@ class EnergyRegisters:
                  self._pden) + tuple(self.secondary) + tuple(self._res)
                 + tuple(self.primary) + tuple(self._pres))
 
-    def restore(self, state):
-        """Resume from state(); if invalid: ValueError naming the field, and nothing changed."""
+    def check(self, state):
+        """ValueError naming the field if `state` cannot be restored; else (ct, vt, pden, den)."""
         try:
             n = len(state)
         except TypeError:
@@ -248,6 +248,11 @@ class EnergyRegisters:
             lim = None if b in (0, 2) else (self.unit if b == 1 else pden)
             if v < 0 or (lim is not None and v >= lim):
                 raise ValueError("state[%d] (%s) out of range: %d" % (k, _field(k), v))
+        return ct, vt, pden, den
+
+    def restore(self, state):
+        """Resume from state(); if invalid: ValueError naming the field, and nothing changed."""
+        ct, vt, pden, den = self.check(state)
         s = ST_HEAD
         self.secondary[:] = state[s:s + N_REG]
         self._res[:] = state[s + N_REG:s + 2 * N_REG]

@@ -19,10 +19,24 @@ from .codec import pack_uints, unpack_uints
 REGISTERS = "registers"
 
 
+def _save_no(payload):
+    """The save number that heads a register-area record (-1 if unreadable)."""
+    v = 0
+    shift = 0
+    for b in payload:
+        v |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return v
+        shift += 7
+    return -1
+
+
 class Persistence:
-    def __init__(self, store, registers, cfg, clock):
+    def __init__(self, store, registers, cfg, clock, extra=None):
         self.store = store
         self.reg = registers
+        self.extra = extra      # check(st)/restore(st)/state() of the meter's other values
+        self.save_no = 0
         self.cfg = cfg
         self.clock = clock
         self.step = resolution.energy_display(cfg, True)[0]
@@ -79,37 +93,63 @@ class Persistence:
     def _restore(self):
         reg = self.reg
         want_ct = self.cfg.ct
-        top = self.store.area(REGISTERS).latest(0)
-        tried = 0
-        if top is not None:
-            tried = 1
-            if self._try(top[1]):
-                self.restored = top[0]
+        area = self.store.area(REGISTERS)
+        t0 = area.latest(0)
+        t1 = area.latest(1) if self.extra is not None else None
+        if t0 is not None:
+            n0 = _save_no(t0[1])
+            n1 = _save_no(t1[1]) if t1 is not None else n0
+            if n0 == n1 and self._try(t0[1], t1[1] if t1 is not None else None):
+                self.restored = t0[0]
             else:
-                # the newest is unusable: take the newest older record that restores
-                good = None
-                for seq, p in self.store.iter(REGISTERS, 0):
-                    if seq == top[0]:
-                        continue
-                    tried += 1
-                    if self._try(p):
-                        good = seq
+                # the newest save is incomplete (cut between its records) or unusable:
+                # walk the area and keep the newest complete save that restores
+                good, tried = self._walk(area)
                 if good is None:
                     self.log(ev.RESTORE_FAILED, self.store.index(REGISTERS), tried)
                 else:
                     self.restored = good
-                    self.log(ev.CORRUPT, self.store.index(REGISTERS), 1)
+                    if n0 == n1:          # a complete newest save that did not restore
+                        self.log(ev.CORRUPT, self.store.index(REGISTERS), 1)
         if self.restored is not None and (reg.ct != want_ct or reg.vt != self.cfg.vt):
             old = reg.ct[0]
             reg.set_ratio(want_ct, self.cfg.vt)
             self.log(ev.CT_CHANGED, old, want_ct[0])
             self.save()
 
-    def _try(self, payload):
+    def _walk(self, area):
+        """Oldest first: every complete save is tried, so the last success is the newest
+        usable one (restore() validates before it changes anything)."""
+        pending = None      # (save number, payload) of a register record awaiting its pair
+        good = None
+        tried = 0
+        for seq, kind, p in area.walk():
+            n = _save_no(p)
+            if kind == 0:
+                pending = (n, p, seq)
+                if self.extra is None:
+                    tried += 1
+                    if self._try(p, None):
+                        good = seq
+            elif pending is not None and pending[0] == n:
+                tried += 1
+                if self._try(pending[1], p):
+                    good = pending[2]
+        return good, tried
+
+    def _try(self, p0, p1):
         try:
-            self.reg.restore(unpack_uints(payload))
+            st = unpack_uints(p0)[1:]
+            ex = unpack_uints(p1)[1:] if p1 is not None else None
+            self.reg.check(st)
+            if ex is not None:
+                self.extra.check(ex)
         except ValueError:
             return False
+        self.reg.restore(st)
+        if ex is not None:
+            self.extra.restore(ex)
+        self.save_no = _save_no(p0)
         return True
 
     # -- running -----------------------------------------------------------------------
@@ -138,11 +178,18 @@ class Persistence:
             self.save()
 
     def save(self):
+        """One save: the registers (kind 0) and, with the same save number, the extra
+        state (kind 1: tariff registers, counters, demand...). A cut between the two
+        leaves the previous complete save in force."""
+        n = self.save_no + 1
         try:
-            self.store.put(REGISTERS, pack_uints(self.reg.state()))
+            self.store.put(REGISTERS, pack_uints((n,) + tuple(self.reg.state())), 0)
+            if self.extra is not None:
+                self.store.put(REGISTERS, pack_uints((n,) + tuple(self.extra.state())), 1)
         except OSError:
             self.errors += 1
             return False
+        self.save_no = n
         self.saves += 1
         return True
 

@@ -235,6 +235,12 @@ class RecordArea:
         """Valid records (of `kind`, with seq > after) as (seq, payload), oldest first: the
         ring is walked once from the write position, a block at a time (no list of the
         whole area is built; the records of one block are decoded before it yields)."""
+        for seq, k, p in self.walk(after):
+            if kind is None or k == kind:
+                yield seq, p
+
+    def walk(self, after=0):
+        """Every valid record with seq > after as (seq, kind, payload), oldest first."""
         per = self.per_block
         h = self.head
         hb = h // per
@@ -247,8 +253,8 @@ class RecordArea:
             got = []
             for s, r in self._scan_all(blk, blk + 1):
                 j = s % per
-                if r and lo <= j < hi and r[1] > after and (kind is None or r[0] == kind):
-                    got.append((r[1], self._payload(self._buf, r[2])))
+                if r and lo <= j < hi and r[1] > after:
+                    got.append((r[1], r[0], self._payload(self._buf, r[2])))
             for x in got:
                 yield x
 
