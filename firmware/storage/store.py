@@ -1,10 +1,11 @@
 """The meter's store: named record areas laid out on one flash region (the EEPROM of the meter).
 
 LAYOUT is the region of the product (RP2040 on-board flash, boards/sim file):
-166 erase blocks of 4096 bytes = 664 KiB. Each area is a RecordArea:
+230 erase blocks of 4096 bytes = 920 KiB. Each area is a RecordArea:
 
     area       blocks  slot  what                                    holds
-    registers    64    256   energy + counter registers (current)    newest (wear: 1024 slots)
+    registers   128    256   energy registers + the meter's other    newest (wear: 2048 slots)
+                             current values, two records per save
     legal         2   4096   legal configuration (sealed), JSON      newest
     settings      2   4096   non-legal configuration, JSON           newest
     events        4     32   event log (logs/events.py)              384 newest entries
@@ -14,13 +15,14 @@ LAYOUT is the region of the product (RP2040 on-board flash, boards/sim file):
                                                                      37 d at 5 min = 10,656)
 
 The registers area is sized for endurance (see README: 20 years at maximum load
-with a save at every change of a displayed register).
+with a save at every change of a displayed register, each save two 256-byte
+records: the energy registers and the tariff/counter/demand state).
 """
 
 from .records import RecordArea
 
 LAYOUT = (
-    ("registers", 64, 256),
+    ("registers", 128, 256),
     ("legal", 2, 4096),
     ("settings", 2, 4096),
     ("events", 4, 32),
