@@ -28,10 +28,7 @@ test: $(STAMP)
 
 # The on-MicroPython suite alone, as it runs on a board.
 mptest: $(STAMP)
-	MICROPYPATH=.frozen:.:$(VENV)/mplib $(MPY) -X heapsize=$(HEAP) host_tests/mp/run.py \
-		test_energy test_engine test_kernels test_storage test_time
-	MICROPYPATH=.frozen:.:$(VENV)/mplib $(MPY) -X heapsize=2m host_tests/mp/run.py \
-		test_sim_signal test_torture
+	$(VPY) -m pytest -q host_tests/test_toolchain.py -k micropython_suite
 
 mpy: $(STAMP)
 	$(VPY) -m pytest -q host_tests/test_mpy_cross.py

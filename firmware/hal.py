@@ -30,6 +30,10 @@ Flash: a MicroPython block device (readblocks/writeblocks/ioctl, extended form):
     the meter's record region (storage/store.py REGION_BLOCKS blocks of 4096 bytes),
     never the filesystem's blocks. Programs cover whole 256-byte pages.
 
+Inputs (optional; the module terminals I/O 1 and I/O 2, DD code)
+    value(i)    -> level of input i (0: I/O 1, 1: I/O 2), 1 = energised
+    pulses()    -> pulses counted on the pulse input since start (an int that only grows)
+
 Power-fail input (optional)
     value()     -> 1 while the supply is failing (hold-up time left for one save)
 Port: read(n) / write(buf) / any().

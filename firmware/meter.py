@@ -14,6 +14,7 @@ from .config import Config
 from .energy.pulses import PulseOutput
 from .energy.registers import A_MINUS, A_PLUS, NAMES, OBIS, R_MINUS, R_PLUS, EnergyRegisters
 from .logs.events import POWER_UP
+from .logs.logbook import Logbook
 from .metrology.engine import Calibration, Engine, Measurement
 from .storage.persist import Persistence
 
@@ -53,8 +54,12 @@ class Meter:
         self.max_step = 1        # phasor fidelity: longest step in seconds (sim only)
         self._pf = getattr(board, "power_fail", None)
         self.down = False
+        self.coarse = False      # phasor: step straight to the next clock event (sim)
+        self.logbook = Logbook(cfg, self.registers, store)
+        self._inputs = getattr(board, "inputs", None)
+        self._pulses0 = self._inputs.pulses() if self._inputs is not None else 0
         if store is not None:
-            self.persist = Persistence(store, self.registers, cfg, board.clock)
+            self.persist = Persistence(store, self.registers, cfg, board.clock, self.logbook)
             self.persist.mount()
 
     @property
@@ -81,6 +86,8 @@ class Meter:
                 return False
             self.engine.feed(buf)
             return True
+        if self.coarse:
+            self.max_step = self.logbook.next_boundary(self.clock.now())
         got = self.board.power.read(self.max_step)
         if got is None:
             return False
@@ -146,6 +153,7 @@ class Meter:
         except ValueError:
             self.errors += 1
             return
+        self._clockwork(ticks)
         if self.persist is not None:
             self.persist.period()
         period_ms = ticks * 1000 // self.fs
@@ -159,6 +167,22 @@ class Meter:
         if self.s0 is not None:
             src = reg.inc_primary if self.cfg.s0_primary else inc
             self.s0.feed(src[A_PLUS], period_ms)
+
+    def _clockwork(self, ticks):
+        inp = self._inputs
+        levels = (0, 0)
+        pulses = 0
+        if inp is not None:
+            levels = (inp.value(0), inp.value(1))
+            n = inp.pulses()
+            pulses = n - self._pulses0
+            self._pulses0 = n
+        m = self.m
+        powered = False
+        for k in range(len(m.vrms)):
+            if m.vrms[k] > 0.6 * self.cfg.un:
+                powered = True
+        self.logbook.update(self.clock.now(), ticks // self.fs, powered, levels, pulses)
 
     # -- reading -----------------------------------------------------------------------
     def report(self):

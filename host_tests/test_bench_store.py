@@ -22,16 +22,17 @@ def test_endurance_162_85A_pf1_matches_hand_computation():
     assert saves == 2346 and r["saves"] == saves
     assert r["sim_s"] == hours * 3600
     assert r["saves_h"] == pytest.approx(saves / hours, rel=1e-12)
-    # the registers area (128 blocks x 16 slots) was pre-aged with one full pass, so save
-    # j goes to slot j % 2048 and the ring erases a block whenever it enters one
+    # the registers area (128 blocks x 16 slots) was pre-aged with one full pass; a save
+    # is two records (registers, logbook), so record j goes to slot j % 2048 and the
+    # ring erases a block whenever it enters one
     area = r["area"]
     counts = r["dev"].erase_counts
     regs = counts[area.first:area.first + area.nblocks]
     assert area.nblocks == 128 and area.per_block == 16
     assert sum(counts) == sum(regs)                   # no other area erased anything
-    assert sum(regs) == math.ceil(saves / 16)         # one erase per block entered
+    assert sum(regs) == math.ceil(2 * saves / 16)     # one erase per block entered
     max_erase = max(regs)
-    assert max_erase == math.ceil(saves / 2048) == 2  # blocks 0..18 entered twice
+    assert max_erase == math.ceil(2 * saves / 2048) == 3  # blocks 0..37 entered 3 times
     assert r["worst"] == max_erase
     years = hours / HOURS_PER_YEAR
     assert r["per_year"] == pytest.approx(max_erase / years, rel=1e-12)

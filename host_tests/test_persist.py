@@ -127,7 +127,9 @@ def test_unusable_newest_record_falls_back_to_the_previous_good_one():
     # a record with a valid CRC but impossible content (e.g. written by a buggy build)
     bad = list(good)
     bad[7 + 8] = 10 ** 12                           # A+ residue beyond its unit
-    m.persist.store.put("registers", codec.pack_uints([m.persist.save_no + 1] + bad))
+    n = m.persist.save_no + 1                       # a complete save: both records
+    m.persist.store.put("registers", codec.pack_uints([n] + bad), 0)
+    m.persist.store.put("registers", codec.pack_uints([n] + list(m.logbook.state())), 1)
     m2 = meter(dev, scenario("162", 1, 0.0))
     assert m2.registers.state() == good
     assert ev.CORRUPT in codes(m2) and m2.data_lost

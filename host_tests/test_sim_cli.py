@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import truth
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -137,17 +138,20 @@ def test_351_ct_ratio_primary_energy_and_s0(tmp_path):
     assert s0["emitted"] + s0["active"] + s0["pending"] == a["mwh"] // 200
 
 
-def test_state_survives_a_power_cut_in_the_middle_of_a_register_save(tmp_path):
-    """162 at 85 A, PF 1: 19.55 kW, a save at every 0.1 kWh (every 18.4 s). Run 1 is
-    cut (the plug pulled) at byte 100 of flash operation 50: ops 0-2 are the first
-    boot's configuration and power-up records, ops 3-49 the saves at 0.1 .. 4.7 kWh,
-    op 50 the save at 4.8 kWh. Run 2 must resume from 4.7 kWh (plus the < 5.43 Wh of
-    the second that crossed it), log the torn write, and not raise the data-lost flag."""
+@pytest.mark.parametrize("op", [97, 98])
+def test_state_survives_a_power_cut_in_the_middle_of_a_register_save(tmp_path, op):
+    """162 at 85 A, PF 1: 19.55 kW, a save at every 0.1 kWh (every 18.4 s), each save
+    two records (registers, then tariff registers/counters/demand). Run 1 is cut (the
+    plug pulled) at byte 100 of flash operation 97 or 98: ops 0-2 are the first boot's
+    configuration and power-up records, ops 3-96 the saves at 0.1 .. 4.7 kWh, ops 97
+    and 98 the two records of the save at 4.8 kWh. Run 2 must resume from 4.7 kWh (plus
+    the < 5.43 Wh of the second that crossed it), log the torn write, and not raise the
+    data-lost flag."""
     p = write(tmp_path, {"start": "2026-03-01T12:00:00Z", "profile": "162",
                          "segments": [seg(1800, 85.0, 0.0)]})
     state = os.path.join(str(tmp_path), "state")
     r = sim("--scenario", p, "--quiet", "--fidelity", "phasor", "--state", state,
-            "--cut", "50:100")
+            "--cut", "%d:100" % op)
     assert r.returncode == 3, r.stdout + r.stderr
     assert "power cut" in r.stdout
     rep = os.path.join(str(tmp_path), "r.json")

@@ -99,6 +99,32 @@ def test_every_minute_of_a_year_and_every_switch(year):
     assert [c for c in chain if c <= ref[-1][0]] == changes
 
 
+FLAT_SUMMER = {
+    "days": {"flat": [["00:00", 1]], "work": [["00:00", 1], ["08:00", 2], ["18:00", 1]]},
+    "seasons": [{"from": "01-01", "weekday": "work", "saturday": "flat", "sunday": "flat"},
+                {"from": "05-20", "weekday": "flat", "saturday": "flat", "sunday": "flat"},
+                {"from": "09-10", "weekday": "work", "saturday": "flat", "sunday": "flat"}],
+    "holidays": ["12-23", "12-24", "12-25", "12-26", "12-27", "12-30", "12-31"],
+}
+
+
+def test_next_switch_across_months_without_a_change():
+    """A summer without tariff changes: next_switch answers midnights no further apart
+    than the look-ahead, where nothing changes, and still lands on the first change."""
+    table = TariffTable(FLAT_SUMMER)
+    ref = ref_minutes(FLAT_SUMMER, 2024)
+    changes = [ref[k][0] for k in range(1, len(ref)) if ref[k][1] != ref[k - 1][1]]
+    chain = [ref[0][0]]
+    while chain[-1] < ref[-1][0]:
+        chain.append(table.next_switch(chain[-1]))
+    real = [c for c in chain if table.tariff_at(c) != table.tariff_at(c - 1)]
+    assert [c for c in real if c <= ref[-1][0]] == changes
+    idle = [c for c in chain[1:] if c not in real]
+    assert idle and all(c % 86400 == 0 for c in idle)
+    gaps = [b - a for a, b in zip(chain, chain[1:])]
+    assert max(gaps) <= (tariffs.HORIZON_DAYS + 1) * 86400
+
+
 def test_next_switch_from_any_second_is_the_first_change_after_it():
     table = TariffTable(TABLE)
     ref = ref_minutes(TABLE, 2024)

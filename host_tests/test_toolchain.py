@@ -34,8 +34,9 @@ MP_TESTS = sorted(f[:-3] for f in os.listdir(MP_DIR)
 # and the storage torture (harnesses, not firmware: they never run on a board) get the
 # sim's heap
 HARNESS = ("test_sim", "test_torture")
-SUITES = [("firmware", "192k", [m for m in MP_TESTS if not m.startswith(HARNESS)]),
-          ("harness", "2m", [m for m in MP_TESTS if m.startswith(HARNESS)])]
+# one process per module: each starts with the whole heap, as a board does after a reset
+SUITES = [("%s@192k" % m, "192k", [m]) for m in MP_TESTS if not m.startswith(HARNESS)] + \
+    [("%s@2m" % m, "2m", [m]) for m in MP_TESTS if m.startswith(HARNESS)]
 
 
 @pytest.mark.parametrize("label,heap,mods", SUITES, ids=[s[0] for s in SUITES])

@@ -44,6 +44,7 @@ from mpmeter.config import Config  # noqa: E402
 from mpmeter.energy import resolution  # noqa: E402
 from mpmeter.energy.registers import EnergyRegisters  # noqa: E402
 from mpmeter.meter import Meter  # noqa: E402
+from mpmeter.logs.logbook import Logbook  # noqa: E402
 from mpmeter.storage.codec import pack_uints  # noqa: E402
 from mpmeter.storage.persist import REGISTERS, Persistence  # noqa: E402
 from mpmeter.storage.ramflash import RamFlash  # noqa: E402
@@ -98,12 +99,17 @@ def step_text(cfg, primary):
 
 
 def preage(store, cfg):
-    """Fill the registers area once with zero-state records (blank flash: no erase)."""
+    """Fill the registers area once with zero-state saves (blank flash: no erase), each
+    as Persistence.save writes it: the register record and the logbook record, both
+    headed by the save number."""
     area = store.area(REGISTERS)
     area.mount()
-    zero = EnergyRegisters(4000, cfg.ct, cfg.vt).state()
-    for n in range(area.nslots):       # as Persistence.save writes them: save number first
-        area.append(0, pack_uints((n + 1,) + tuple(zero)))
+    reg = EnergyRegisters(4000, cfg.ct, cfg.vt)
+    zero = tuple(reg.state())
+    extra = tuple(Logbook(cfg, reg, None).state())
+    for n in range(area.nslots // 2):
+        area.append(0, pack_uints((n + 1,) + zero))
+        area.append(1, pack_uints((n + 1,) + extra))
 
 
 def endurance(profile, overrides, amps, phi, hours=None, wraps=None, max_hours=2000):
@@ -128,7 +134,8 @@ def endurance(profile, overrides, amps, phi, hours=None, wraps=None, max_hours=2
     p = m.persist
     if p.restored is None:
         raise RuntimeError("the pre-aged register record did not restore")
-    stop = None if wraps is None else wraps * area.nslots
+    per_save = 2 if p.extra is not None else 1     # records per save
+    stop = None if wraps is None else wraps * area.nslots // per_save
     src = board.source
     t0 = now_us()
     while m.step():

@@ -50,9 +50,10 @@ Tariff control (TariffControl), config "tariff_control" and "dd"
                 (I/O2 is then an alarm input, not a tariff matter), 11/12 I/O1 (I/O2
                 is an A+ output), 13/14 I/O2 (I/O1 is the pulse input).
     "comms"     set by communication (set(t)); T1 until the first set().
-    The datasheet's "Tariffkontroll" column reads "Modul" for 01 and 07..14 and
-    "Kommunikation" for the rest (including 02, which it still names "4-tariff
-    inverterad" on two inputs: taken here as the inverted 4-tariff input code).
+    The datasheet's "Tariffkontroll" column reads "Modul" for 01, 06 and 07..14 and
+    "Kommunikation" for the rest. 06 (R+ out / A+ out) has no input, so no tariff
+    input; 02 reads "Kommunikation" but is named "4-tariff inverterad" with both I/O
+    as inputs: taken here as the inverted 4-tariff input code.
     A DD code with tariff inputs needs mode "inputs", and mode "inputs" needs such a
     code: anything else is a contradiction and is refused. The 162 datasheet lists
     no DD codes ("Kontakt Kamstrup") but the same modules (008 2-tariff, 018 4-tariff

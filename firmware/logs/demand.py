@@ -86,6 +86,12 @@ class Demand:
         self.e_p = 0
         self.e_q = 0
 
+    def peek(self):
+        """The tuple billing_stop() would return, without freezing or resetting."""
+        return (self.pmax[0], self.pmax[1], self.qmax[0], self.qmax[1],
+                [list(m) for m in self.tmax], self.pmax_acc + self.pmax[0],
+                self.qmax_acc + self.qmax[0], self.over)
+
     def billing_stop(self):
         """Freeze and reset the maxima: returns (pmax, pmax time, qmax, qmax time,
         per-tariff [P, t, Q, t]..., P+max acc, Q+max acc, threshold counter)."""
