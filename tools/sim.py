@@ -35,6 +35,9 @@ def build_parser():
                    help="converter model (default: rp2040 for 162, ads131m08 for 351)")
     p.add_argument("--state", default=None,
                    help="directory keeping the meter's flash (DIR/flash.bin: registers, logs)")
+    p.add_argument("--coarse", action="store_true",
+                   help="phasor only: step straight to the next clock event (period end, "
+                   "tariff switch, billing stop): a year in seconds; LED/S0 not simulated")
     p.add_argument("--cut", default=None, help="test aid with --state: N:K cuts the power at "
                    "byte K of flash operation N of this run (exit code 3)")
     p.add_argument("--report", default=None, help="write every register here as JSON")
@@ -57,7 +60,7 @@ def forward(a):
         if val:
             out += [flag, os.path.abspath(val) if flag not in ("--adc", "--cut") else val]
     for flag, on in (("--no-noise", a.no_noise), ("--no-ansi", a.no_ansi),
-                     ("--quiet", a.quiet)):
+                     ("--quiet", a.quiet), ("--coarse", a.coarse)):
         if on:
             out.append(flag)
     return out

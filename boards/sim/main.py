@@ -61,6 +61,7 @@ def parse(argv):
     p.add_argument("--config", default="")
     p.add_argument("--cal", default="")
     p.add_argument("--refresh-ms", type=int, default=250)
+    p.add_argument("--coarse", action="store_true")
     p.add_argument("--cut", default="", help="test aid: N:K cuts the power at byte K of "
                    "flash operation N of this run (exit code 3, like pulling the plug)")
     return p.parse_args(argv)
@@ -127,6 +128,26 @@ def sync_config(store, cfg, path):
     return False
 
 
+def logbook_report(meter):
+    """Tariff registers, counters, demand, billing loggers and load profile (for --report)."""
+    lb = meter.logbook
+    d = lb.demand
+    out = {"tariff": lb.tariff,
+           "tariff_a_plus_mwh": list(lb.treg.a_plus), "tariff_r_plus_mwh": list(lb.treg.r_plus),
+           "hours": lb.hours_s // 3600, "hours_s": lb.hours_s, "billing_stops": lb.stops,
+           "pulse_input": lb.pulse_units(),
+           "demand": {"period_s": d.period, "pmax_mw": d.pmax, "qmax_mw": d.qmax,
+                      "tariff_max": d.tmax, "pmax_acc_mw": d.pmax_acc,
+                      "qmax_acc_mw": d.qmax_acc, "threshold_count": d.over,
+                      "last_p_mw": d.last_p, "last_q_mw": d.last_q}}
+    if lb.billing is not None:
+        out["billing"] = list(lb.billing.snapshots())
+        out["billing2"] = list(lb.billing2.snapshots())
+        out["profile"] = {"channels": lb.profile.names(), "period_s": lb.profile.period,
+                          "entries": [list(e[:2]) + list(e[2]) for e in lb.profile.entries()]}
+    return out
+
+
 def report(meter, board, sc, args, wall_ms):
     out = meter.report()
     m = meter.m
@@ -142,7 +163,10 @@ def report(meter, board, sc, args, wall_ms):
     out["instantaneous"] = {"vrms": list(m.vrms), "irms": list(m.irms), "p": list(m.p),
                             "q": list(m.q), "pf": list(m.pf), "freq": m.freq,
                             "p_total": m.p_total, "q_total": m.q_total}
-    if board.led is not None:
+    out["logbook"] = logbook_report(meter)
+    if args.coarse:
+        out["pulses"] = {"note": "not simulated in --coarse steps"}
+    elif board.led is not None:
         out["pulses"]["led_active"]["pin_rises"] = board.led.rises
     if board.s0 is not None and "s0" in out["pulses"]:
         out["pulses"]["s0"]["pin_rises"] = board.s0.rises
@@ -195,9 +219,13 @@ def run(argv):
     last_ms = 0
     clock = board.clock
     blocks = 0
+    if args.coarse:
+        if args.fidelity != "phasor":
+            raise ValueError("--coarse needs --fidelity phasor")
+        meter.coarse = True
     while meter.step():
         now = clock.ms()
-        if meter.busy():
+        if meter.busy() and not args.coarse:
             t = last_ms + 1
             while t <= now:
                 meter.tick(t)
@@ -217,7 +245,7 @@ def run(argv):
     meter.finish()
     # let queued pulses finish on the sim clock (bounded: one minute of pulse time)
     t = last_ms + 1
-    while meter.busy() and t < last_ms + 60000:
+    while meter.busy() and t < last_ms + 60000 and not args.coarse:
         meter.tick(t)
         t += 1
     wall = _elapsed(t0)

@@ -97,7 +97,9 @@ class Logbook:
         local = z.local(utc)
         if self.last and utc - self.last > seconds + 1:
             self.status |= POWER_FAIL        # the meter was off in between
-        t = self.tariffs.active(local, inputs)
+        # the tariff in force during the period: at its last second (a step of the
+        # simulator ends exactly on a switch point, which belongs to the next tariff)
+        t = self.tariffs.active(z.local(utc - 1), inputs)
         self.tariff = t
         inc = self.reg.inc_primary
         self.treg.add(t, inc[A_PLUS], inc[R_PLUS])
@@ -115,25 +117,24 @@ class Logbook:
             return
         per = self.period
         if not self.interval_end:
+            # the profile starts at the end of this period, inside its interval or on
+            # its start
             p.start(self._wh())
-            self.interval_end = schedule.period_end(utc, per)
-            if utc - seconds > self.interval_end - per:
-                self.status |= SHORT         # started inside the interval
+            self.interval_end = schedule.period_end(utc + 1, per)
+            if utc != self.interval_end - per:
+                self.status |= SHORT
             return
         if utc < self.interval_end:
             return
         st = self.status
         if self.zone.summer(self.interval_end):
             st |= DST
-        if utc - seconds > self.interval_end:
-            # the data of this period lies after the interval end: a gap (power off);
-            # the closed interval lacks it, the new one starts late
+        gap = utc - seconds > self.interval_end    # off across the interval end
+        if gap:
             st |= SHORT
         p.close(self.interval_end, self._wh(), st)
-        self.status = 0
-        self.interval_end = schedule.period_end(utc, per)
-        if self.interval_end != utc + per and utc - seconds > self.interval_end - per:
-            self.status |= SHORT
+        self.interval_end = schedule.period_end(utc + 1, per)
+        self.status = POWER_FAIL | SHORT if gap else 0
 
     def _billing(self, utc, local):
         cfg = self.cfg
