@@ -22,6 +22,7 @@ Sampler (metrology input)
 Clock
     now()       -> int UTC seconds
     ticks_ms()  -> int milliseconds, monotonic (wraps like time.ticks_ms on a board)
+    set(utc)    set the clock (the RTC on a board)
 
 Pulse pin (LED, S0)
     value(x)    drive the output: 1 = pulse active (LED lit / S0 transistor on)

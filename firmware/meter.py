@@ -13,7 +13,8 @@ failing) gets an orderly power-down: the open period is closed and saved.
 from .config import Config
 from .energy.pulses import PulseOutput
 from .energy.registers import A_MINUS, A_PLUS, NAMES, OBIS, R_MINUS, R_PLUS, EnergyRegisters
-from .logs.events import POWER_UP
+from .logs.billing import EXTERNAL
+from .logs.events import CLOCK_SET, POWER_UP
 from .logs.logbook import Logbook
 from .metrology.engine import Calibration, Engine, Measurement
 from .storage.persist import Persistence
@@ -61,6 +62,7 @@ class Meter:
         if store is not None:
             self.persist = Persistence(store, self.registers, cfg, board.clock, self.logbook)
             self.persist.mount()
+            self.logbook.on_event = self.persist.log
 
     @property
     def data_lost(self):
@@ -105,6 +107,23 @@ class Meter:
         self.down = True
         if self.persist is not None:
             self.persist.power_down()
+
+    def set_clock(self, utc):
+        """Set the meter clock (optical port, config): logged with the old and new time;
+        the logs flag the intervals it touches."""
+        old = self.clock.now()
+        self.clock.set(utc)
+        self.logbook.clock_set(old, utc)
+        if self.persist is not None:
+            self.persist.log(CLOCK_SET, old, utc)
+            self.persist.save()
+
+    def billing_stop(self):
+        """A billing stop by command (or the external input): freeze and reset maxima."""
+        v = self.logbook.stop(self.clock.now(), EXTERNAL)
+        if self.persist is not None:
+            self.persist.save()
+        return v
 
     def tick(self, now_ms):
         for o in self.outputs:

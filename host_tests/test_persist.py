@@ -183,9 +183,9 @@ def test_power_fail_input_gives_an_orderly_power_down():
 
 
 def test_event_entry_format():
-    p = ev.pack(1782000000, ev.CT_CHANGED, 100, -5)
-    assert p == struct.pack("<IHii", 1782000000, 8, 100, -5) and len(p) == ev.SIZE
-    assert ev.unpack(p) == (1782000000, 8, 100, -5)
+    p = ev.pack(1782000000, ev.CLOCK_SET, 1782000000, 2 ** 32 - 1)
+    assert p == struct.pack("<IHII", 1782000000, 10, 1782000000, 2 ** 32 - 1)
+    assert len(p) == ev.SIZE and ev.unpack(p) == (1782000000, 10, 1782000000, 2 ** 32 - 1)
     with pytest.raises(ValueError, match="14"):
         ev.unpack(b"\x00" * 3)
 

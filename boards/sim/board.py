@@ -22,6 +22,10 @@ class SimClock:
     def now(self):
         return self.start + self.ms() // 1000
 
+    def set(self, utc):
+        """Set the clock: the samples keep counting from the new time."""
+        self.start += utc - self.now()
+
 
 class SimPin:
     """An output pin that counts its rising edges and remembers its level (LED, S0)."""

@@ -1,6 +1,6 @@
 """Event log entries: what happened to the meter (power, storage, configuration), with time.
 
-Entry payload (14 bytes, little endian): UTC seconds u32, code u16, a i32, b i32.
+Entry payload (14 bytes, little endian): UTC seconds u32, code u16, a u32, b u32.
 """
 
 import struct
@@ -15,21 +15,22 @@ CONFIG = 7            # a: 0 settings (non-legal), 1 legal configuration changed
 CT_CHANGED = 8        # a: old CT primary, b: new CT primary (secondary 5 A or 1 A)
 STORE_ERROR = 9       # a: area index: a write failed (flash error)
 CLOCK_SET = 10        # a: old UTC, b: new UTC
+BILLING_STOP = 11     # a: stop number, b: flags (logs/billing.py: LATE, EXTERNAL)
 
 NAMES = {POWER_UP: "power up", POWER_DOWN: "power down", TORN_WRITE: "torn write",
          CORRUPT: "corrupt records", RESTORE_FAILED: "restore failed",
          STATUS_CLEARED: "status cleared", CONFIG: "configuration", CT_CHANGED: "CT ratio",
-         STORE_ERROR: "store error", CLOCK_SET: "clock set"}
+         STORE_ERROR: "store error", CLOCK_SET: "clock set", BILLING_STOP: "billing stop"}
 
 # events that mean data may have been lost (the LCD status indication)
 LOSS = (CORRUPT, RESTORE_FAILED)
 
-_FMT = "<IHii"
+_FMT = "<IHII"
 SIZE = 14
 
 
 def pack(t, code, a=0, b=0):
-    return struct.pack(_FMT, t & 0xFFFFFFFF, code, a, b)
+    return struct.pack(_FMT, t & 0xFFFFFFFF, code, a & 0xFFFFFFFF, b & 0xFFFFFFFF)
 
 
 def unpack(payload):

@@ -29,11 +29,13 @@ from ..energy.tariffs import TariffControl, TariffRegisters
 from ..time import schedule
 from ..time.zone import Zone
 from . import billing as bl
+from .events import BILLING_STOP
 from .demand import Demand
-from .profile import DST, POWER_FAIL, SHORT, LoadProfile
+from .profile import CLOCK_SET, DST, POWER_FAIL, SHORT, LoadProfile
 
 STATE_VERSION = 1
 _HEAD = 8
+DD_BILLING_INPUT = 15     # DD 15: "Debiteringspuls": a pulse on I/O 1 makes a billing stop
 
 
 class Logbook:
@@ -60,6 +62,8 @@ class Logbook:
         self.status = 0         # status bits collected for the open profile interval
         self.next_stop = 0      # local second of the next scheduled billing stop (0: none)
         self.tariff = 1
+        self.on_event = None    # f(code, a, b): the meter's event log
+        self._in1 = 0           # I/O 1 level (DD 15: billing-stop input)
 
     # -- values ------------------------------------------------------------------------
     def _wh(self):
@@ -109,6 +113,10 @@ class Logbook:
         self.pulses += pulses
         self._profile(utc, seconds)
         self._billing(utc, local)
+        if self.cfg.dd == DD_BILLING_INPUT:
+            if inputs[0] and not self._in1:
+                self.stop(utc, bl.EXTERNAL)        # a pulse on the billing-stop input
+            self._in1 = 1 if inputs[0] else 0
         self.last = utc
 
     def _profile(self, utc, seconds):
@@ -157,7 +165,28 @@ class Logbook:
         v = self.values(utc, flags, True)
         if self.billing is not None:
             self.billing.freeze(v)
+        if self.on_event is not None:
+            self.on_event(BILLING_STOP, self.stops, flags)
         return v
+
+    def clock_set(self, old, new):
+        """The clock was set from UTC `old` to `new`: the open load-profile interval is
+        closed now (CLOCK_SET, SHORT) and the next one starts flagged; the open demand
+        period is closed; a stop skipped by a jump forward is still made (late), a jump
+        back schedules the next stop from the new time."""
+        p = self.profile
+        if p is not None and self.interval_end:
+            st = self.status | CLOCK_SET | SHORT
+            if self.zone.summer(old):
+                st |= DST
+            p.close(old, self._wh(), st)
+            self.interval_end = schedule.period_end(new + 1, self.period)
+            self.status = CLOCK_SET | SHORT
+        if self.demand.end is not None:
+            self.demand.tick(self.demand.end)
+        if new < old:
+            self.next_stop = 0
+        self.last = new
 
     # -- stepping ----------------------------------------------------------------------
     def next_boundary(self, utc):
