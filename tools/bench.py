@@ -28,6 +28,8 @@ def main():
     print("\n## record store (endurance and throughput)\n", flush=True)
     subprocess.run([mp, "-X", "heapsize=2m", "tools/bench_store.py"], cwd=ROOT, env=env,
                    check=True)
+    print("\n## a simulated year (phasor, coarse steps, store on a file)\n", flush=True)
+    subprocess.run([sys.executable, "tools/bench_year.py"], cwd=ROOT, check=True)
     return 0
 
 

@@ -143,9 +143,33 @@ def logbook_report(meter):
     if lb.billing is not None:
         out["billing"] = list(lb.billing.snapshots())
         out["billing2"] = list(lb.billing2.snapshots())
+        # the entries are streamed into the file by write_report (a year is 35,000)
         out["profile"] = {"channels": lb.profile.names(), "period_s": lb.profile.period,
-                          "entries": [list(e[:2]) + list(e[2]) for e in lb.profile.entries()]}
+                          "entries": _ENTRIES}
     return out
+
+
+_ENTRIES = "@@profile entries@@"
+
+
+def write_report(path, out, meter):
+    """JSON of `out`, the load-profile entries written one at a time (no list of them is
+    built: a year of entries does not fit the unix port's heap as Python lists)."""
+    text = json.dumps(out)
+    mark = json.dumps(_ENTRIES)
+    i = text.find(mark)
+    with open(path, "w") as f:
+        if i < 0:
+            f.write(text)
+            return
+        f.write(text[:i])
+        f.write("[")
+        sep = ""
+        for e in meter.logbook.profile.entries():
+            f.write(sep + json.dumps([e[0], e[1]] + list(e[2])))
+            sep = ", "
+        f.write("]")
+        f.write(text[i + len(mark):])
 
 
 def report(meter, board, sc, args, wall_ms):
@@ -254,8 +278,7 @@ def run(argv):
     if store is not None:
         meter.power_down()   # orderly: the simulator's supply is switched off
     if args.report:
-        with open(args.report, "w") as f:
-            json.dump(report(meter, board, sc, args, wall), f)
+        write_report(args.report, report(meter, board, sc, args, wall), meter)
     return 0
 
 
