@@ -33,7 +33,7 @@ MP_TESTS = sorted(f[:-3] for f in os.listdir(MP_DIR)
 # the firmware's own tests run in an RP2040-sized heap; the simulator board's renderer
 # and the storage torture (harnesses, not firmware: they never run on a board) get the
 # sim's heap
-HARNESS = ("test_sim", "test_torture")
+HARNESS = ("test_sim", "test_torture", "test_whole")
 # one process per module: each starts with the whole heap, as a board does after a reset
 SUITES = [("%s@192k" % m, "192k", [m]) for m in MP_TESTS if not m.startswith(HARNESS)] + \
     [("%s@2m" % m, "2m", [m]) for m in MP_TESTS if m.startswith(HARNESS)]
@@ -53,6 +53,7 @@ def test_micropython_suite(label, heap, mods):
 
     for ln in r.stdout.splitlines():
         for key, name in (("micropython storage torture:", "torture_mp"),
-                          ("product store on the heap:", "heap_mp")):
+                          ("product store on the heap:", "heap_mp"),
+                          ("whole meter on the heap:", "heap_meter_mp")):
             if key in ln:
                 record_figure(name, ln[ln.index(key):].strip())
