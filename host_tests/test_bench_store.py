@@ -17,9 +17,13 @@ HOURS_PER_YEAR = 365 * 24
 def test_endurance_162_85A_pf1_matches_hand_computation():
     hours = 12
     r = bench_store.endurance("162", None, 85.0, 0.0, hours=hours)
-    # 230 V x 85 A = 19.55 kW, shown in 0.1 kWh (100 Wh) steps, one save per change
-    saves = 230 * 85 * hours // 100
-    assert saves == 2346 and r["saves"] == saves
+    # 230 V x 85 A = 19.55 kW, shown in 0.1 kWh (100 Wh) steps: a save in every second
+    # where the shown A+ or the hour counter changes (A+ is exact: 19,550,000 mWh/h)
+    saves = 0
+    for t in range(1, hours * 3600 + 1):
+        if 19550000 * t // 360000000 != 19550000 * (t - 1) // 360000000 or t % 3600 == 0:
+            saves += 1
+    assert saves == 2346 + 6 and r["saves"] == saves    # 6 odd hours fall between changes
     assert r["sim_s"] == hours * 3600
     assert r["saves_h"] == pytest.approx(saves / hours, rel=1e-12)
     # the registers area (128 blocks x 16 slots) was pre-aged with one full pass; a save

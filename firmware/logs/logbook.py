@@ -204,6 +204,11 @@ class Logbook:
         return max(1, best - utc)
 
     # -- persistence -------------------------------------------------------------------
+    def shown(self):
+        """Values whose change makes a save even when no energy register moves: the
+        hour counter (whole hours) and the number of billing stops."""
+        return self.hours_s // 3600 * 65536 + self.stops
+
     def state(self):
         ps = self.profile.state() if self.profile is not None else ()
         head = (STATE_VERSION, self.hours_s, self.stops, self.pulses, self.last,

@@ -43,6 +43,7 @@ class Persistence:
         self.step_secondary = resolution.energy_display(cfg, False)[0]
         n = len(registers.primary)
         self._shown = [-1] * (2 * n)
+        self._extra_shown = None
         self.saves = 0
         self.errors = 0
         self.data_lost = False
@@ -169,6 +170,12 @@ class Persistence:
             v = reg.secondary[i] // ss
             if v != sh[n + i]:
                 sh[n + i] = v
+                changed = True
+        ex = self.extra
+        if ex is not None and hasattr(ex, "shown"):
+            v = ex.shown()          # e.g. the hour counter: kept even with no load
+            if v != self._extra_shown:
+                self._extra_shown = v
                 changed = True
         return changed
 
