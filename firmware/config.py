@@ -138,6 +138,9 @@ class Config:
             _code(d, k, lo, hi)
         if d["tariff_control"] not in ("calendar", "inputs", "comms"):
             raise ValueError("config.tariff_control: calendar, inputs or comms")
+        from .energy.tariffs import TariffControl
+
+        TariffControl(d["tariff_control"], d["tariff_table"], d["dd"])   # names a bad field
         if d["profile_channels"] not in _CHANNELS[d["profile"]]:
             raise ValueError("config.profile_channels: one of %s for profile %s"
                              % (", ".join(_CHANNELS[d["profile"]]), d["profile"]))

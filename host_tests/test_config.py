@@ -49,3 +49,12 @@ def test_profile_channels_per_meter():
         Config("162", {"profile_channels": "A+R+"})       # not a 162 energy type
     legal, settings = Config("162").split()
     assert "period" in settings and "gmt" in settings and "ct" in legal
+
+
+def test_tariff_settings_are_checked_with_the_config():
+    with pytest.raises(ValueError, match="config.tariff_table.days.work"):
+        Config("351", {"tariff_table": {"days": {"work": [["07:00", 1]]},
+                                        "seasons": [{"from": "01-01", "weekday": "work",
+                                                     "saturday": "work", "sunday": "work"}]}})
+    with pytest.raises(ValueError, match="DD"):
+        Config("351", {"tariff_control": "inputs", "dd": 3})
