@@ -53,6 +53,7 @@ COMMON = {
     "threshold_kw": 0,           # power-threshold counter limit (0: off)
     "pulse_in_unit": 0,          # NN 00 none, 01 kWh, 02 m3, 03 L
     "pulse_in_per_unit": 1000,   # input pulses per unit
+    "max_demand": 0,             # K (162): maximum demand 0 overall, 1 in tariff 1, 2 in T2
 }
 for _p in PROFILES.values():
     _p.update(COMMON)
@@ -134,8 +135,11 @@ class Config:
                              % ("/".join(_DISPLAY[d["profile"]]), d["profile"]))
         for k, lo, hi in (("gmt", 0, 23), ("dst", 0, 1), ("period", 1, 4),
                           ("billing_day", 0, 28), ("billing_interval", 0, 24),
-                          ("billing2", 1, 3), ("dd", 0, 23), ("pulse_in_unit", 0, 3)):
+                          ("billing2", 1, 3), ("dd", 0, 23), ("pulse_in_unit", 0, 3),
+                          ("max_demand", 0, 2)):
             _code(d, k, lo, hi)
+        if d["max_demand"] and d["profile"] != "162":
+            raise ValueError("config.max_demand (K): a 162 code; the 351B has 0 only")
         if d["tariff_control"] not in ("calendar", "inputs", "comms"):
             raise ValueError("config.tariff_control: calendar, inputs or comms")
         from .energy.tariffs import TariffControl

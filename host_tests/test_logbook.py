@@ -147,3 +147,39 @@ def test_tariff_inputs_drive_the_tariff_registers():
     run(m)                                 # 1 h on T2
     assert m.logbook.treg.a_plus[:2] == [2300000, 2300000]
     assert sum(m.logbook.treg.a_plus) == m.registers.mwh("a_plus")
+
+
+def test_k_code_and_the_pulse_input():
+    """K 2 (162): the maximum demand is the one in tariff 2 (same load, so the same
+    value, but the time of a T2 period). NN: 3 pulses per litre."""
+    class Inputs:
+        def __init__(self):
+            self.level = 0
+            self.n = 0
+
+        def value(self, i):
+            return self.level if i == 0 else 0
+
+        def pulses(self):
+            return self.n
+
+    dev = RamFlash(REGION_BLOCKS)
+    inp = Inputs()
+    m = meter(dev, utc(2026, 3, 10, 9), 2 * 3600, amps=20.0,
+              overrides={"dd": 7, "tariff_control": "inputs", "max_demand": 2,
+                         "pulse_in_unit": 3, "pulse_in_per_unit": 3},
+              inputs=inp)
+    for _ in range(4):                     # 1 h on T1 at 4.6 kW
+        m.step()
+        inp.n += 30
+    inp.level = 1
+    while m.step():                        # 1 h on T2
+        inp.n += 30
+    v = m.billing_stop()
+    assert v["pmax"] == v["pmax_t2"] == 4600 and v["pmax_time"] == v["pmax_t2_time"]
+    assert v["pmax_time"] > utc(2026, 3, 10, 10)         # a T2 period, not the first hour
+    # 30 pulses after each of 8 steps; the last 30 come after the meter's last read:
+    # 210 pulses = 70 L, in 0.001 L
+    assert v["pulse_input"] == 210 * 1000 // 3
+    with __import__("pytest").raises(ValueError, match="K"):
+        Config("351", {"max_demand": 1})

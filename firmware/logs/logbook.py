@@ -92,6 +92,12 @@ class Logbook:
         for t in range(1, 5):
             d["a_plus_t%d" % t] = self.treg.a_plus[t - 1] // 1000
             d["r_plus_t%d" % t] = self.treg.r_plus[t - 1] // 1000
+        k = self.cfg.max_demand
+        if k:
+            # K (162): the maximum demand is the one measured in tariff k
+            for q in ("pmax", "qmax"):
+                d[q] = d["%s_t%d" % (q, k)]
+                d[q + "_time"] = d["%s_t%d_time" % (q, k)]
         d["flags"] = flags
         return d
 
