@@ -49,6 +49,13 @@ def panel(meter, title):
         if o is not None:
             out += "  %s %s %d" % (label, "*" if o.pin.value() else ".", o.emitted)
     lines.append(out)
+    lb = getattr(meter, "logbook", None)
+    if lb is not None:
+        d = lb.demand
+        lines.append(" tariff T%d  demand %.3f kW  P+max %.3f kW%s  hours %d  stops %d"
+                     % (lb.tariff, d.last_p / 1e6, d.pmax[0] / 1e6,
+                        (" at " + utc_text(d.pmax[1])[5:16]) if d.pmax[1] else "",
+                        lb.hours_s // 3600, lb.stops))
     p = meter.persist
     if p is not None:
         lines.append(" store: %d saves  status %s" % (
