@@ -54,6 +54,7 @@ COMMON = {
     "pulse_in_unit": 0,          # NN 00 none, 01 kWh, 02 m3, 03 L
     "pulse_in_per_unit": 1000,   # input pulses per unit
     "max_demand": 0,             # K (162): maximum demand 0 overall, 1 in tariff 1, 2 in T2
+    "analysis": None,            # analysis logger (162K): {registers, interval_s} or None
 }
 for _p in PROFILES.values():
     _p.update(COMMON)
@@ -145,6 +146,9 @@ class Config:
         from .energy.tariffs import TariffControl
 
         TariffControl(d["tariff_control"], d["tariff_table"], d["dd"])   # names a bad field
+        from .logs.analysis import check as check_analysis
+
+        check_analysis(d["analysis"])
         if d["profile_channels"] not in _CHANNELS[d["profile"]]:
             raise ValueError("config.profile_channels: one of %s for profile %s"
                              % (", ".join(_CHANNELS[d["profile"]]), d["profile"]))

@@ -25,9 +25,9 @@ def _outside(ops, span):
 def test_layout_numbers():
     assert F.STORAGE_BASE == 0x0A0000
     assert flash.STORAGE_BYTES == F.STORAGE_BYTES
-    assert flash.STORE_BYTES == 920 * 1024 == REGION_BLOCKS * 4096
-    assert flash.FS_BYTES == 488 * 1024
-    assert STORE == (0x0A0000 + 488 * 1024, 0x200000)
+    assert flash.STORE_BYTES == 1016 * 1024 == REGION_BLOCKS * 4096
+    assert flash.FS_BYTES == 392 * 1024
+    assert STORE == (0x0A0000 + 392 * 1024, 0x200000)
     # _boot.py cannot import flash.py (it runs before / is mounted): same numbers
     assert _boot.STORE_BLOCKS == REGION_BLOCKS
     assert _boot.FS_BYTES == flash.FS_BYTES
@@ -78,7 +78,7 @@ def test_fake_flash_program_erase_rules():
 def _exercise(store):
     """Records into every area of LAYOUT, wrapping the small ones (so they erase)."""
     counts = {"registers": 20, "legal": 3, "settings": 5, "events": 530,
-              "billing": 70, "billing2": 3, "profile": 25}
+              "billing": 70, "billing2": 3, "profile": 25, "analysis": 7}
     want = {}
     for name, _blocks, slot in LAYOUT:
         cap = store.area(name).capacity
@@ -183,7 +183,7 @@ def test_check_layout_rejects_the_stock_filesystem():
     with pytest.raises(ValueError) as e:
         flash.check_layout(os_mod)
     msg = str(e.value)
-    assert "covers 1408 KiB" in msg and "starts at 488 KiB" in msg and "_boot.py" in msg
+    assert "covers 1408 KiB" in msg and "starts at 392 KiB" in msg and "_boot.py" in msg
     assert os_mod.asked == ["/"]
     chip = F.Chip()
     r = F.FakeRp2(chip)

@@ -5,7 +5,7 @@ measurement period (50 cycles) and with 10-cycle periods for comparison, then
 tools/m0cycles.py (needs arm-none-eabi-objdump), then tools/bench_store.py (record
 store: flash endurance at maximum load in the simulator, and throughput) under
 the MicroPython unix port with a 2 MB heap (its RAM flash model is the whole
-920 KiB region). Figures only: nothing here fails on a slow machine.
+1016 KiB region). Figures only: nothing here fails on a slow machine.
 """
 
 import os

@@ -10,7 +10,7 @@ import sys
 
 STORAGE_BYTES = 1408 * 1024
 BLOCK = 4096
-STORE_BLOCKS = 230              # mpmeter.storage.store.REGION_BLOCKS
+STORE_BLOCKS = 254              # mpmeter.storage.store.REGION_BLOCKS
 FS_BYTES = STORAGE_BYTES - STORE_BLOCKS * BLOCK
 
 

@@ -24,11 +24,12 @@ next_boundary(utc) is the time to the next event, so a phasor simulation can
 step straight to it (a year in seconds).
 """
 
-from ..energy.registers import A_MINUS, A_PLUS, R_MINUS, R_PLUS
+from ..energy.registers import A_MINUS, A_PLUS, NAMES, R_MINUS, R_PLUS
 from ..energy.tariffs import TariffControl, TariffRegisters
 from ..time import schedule
 from ..time.zone import Zone
 from . import billing as bl
+from .analysis import AnalysisLogger
 from .events import BILLING_STOP
 from .demand import Demand
 from .profile import CLOCK_SET, DST, POWER_FAIL, SHORT, LoadProfile
@@ -48,12 +49,15 @@ class Logbook:
         self.treg = TariffRegisters(8)
         self.demand = Demand(self.period, tariffs=2, threshold_mw=int(cfg.threshold_kw * 1e6))
         self.profile = None
+        self.analysis = None
         self.billing = None
         self.billing2 = None
         if store is not None:
             self.profile = LoadProfile(store, cfg.profile_channels, self.period)
             self.billing = bl.BillingLogger(store, "billing")
             self.billing2 = bl.BillingLogger(store, "billing2", depth=bl.DEPTH)
+            if cfg.analysis is not None:
+                self.analysis = AnalysisLogger(store, cfg.analysis)
         self.hours_s = 0        # seconds with voltage present
         self.stops = 0          # billing stops made
         self.pulses = 0         # pulse-input count
@@ -70,6 +74,24 @@ class Logbook:
         """All registers in whole Wh (primary or secondary per QQ), NAMES order."""
         src = self.reg.primary if self.cfg.profile_primary else self.reg.secondary
         return tuple(v // 1000 for v in src)
+
+    def value(self, name):
+        """A register by name (the analysis logger's choices, logs/analysis.py)."""
+        if name in NAMES:
+            return self.reg.primary[NAMES.index(name)] // 1000
+        if name.startswith("a_plus_t"):
+            return self.treg.a_plus[int(name[8:]) - 1] // 1000
+        if name.startswith("r_plus_t"):
+            return self.treg.r_plus[int(name[8:]) - 1] // 1000
+        if name == "hours":
+            return self.hours_s // 3600
+        if name == "stops":
+            return self.stops
+        if name == "pulse_input":
+            return self.pulse_units()
+        if name == "demand":
+            return self.demand.last_p // 1000
+        raise ValueError("logbook: no register %r" % (name,))
 
     def pulse_units(self):
         """The pulse-input register in thousandths of its unit (NN: kWh, m3, L)."""
@@ -118,6 +140,8 @@ class Logbook:
             self.hours_s += seconds
         self.pulses += pulses
         self._profile(utc, seconds)
+        if self.analysis is not None:
+            self.analysis.update(utc, self.value)
         self._billing(utc, local)
         if self.cfg.dd == DD_BILLING_INPUT:
             if inputs[0] and not self._in1:
@@ -206,6 +230,8 @@ class Logbook:
             best = min(best, z.utc(sw))
         if self.next_stop:
             best = min(best, z.utc(self.next_stop))
+        if self.analysis is not None and self.analysis.next_end > utc:
+            best = min(best, self.analysis.next_end)
         best = min(best, z.utc(local - local % 86400 + 86400))
         return max(1, best - utc)
 

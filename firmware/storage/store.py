@@ -1,7 +1,7 @@
 """The meter's store: named record areas laid out on one flash region (the EEPROM of the meter).
 
 LAYOUT is the region of the product (RP2040 on-board flash, boards/sim file):
-230 erase blocks of 4096 bytes = 920 KiB. Each area is a RecordArea:
+254 erase blocks of 4096 bytes = 1016 KiB. Each area is a RecordArea:
 
     area       blocks  slot  what                                    holds
     registers   128    256   energy registers + the meter's other    newest (wear: 2048 slots)
@@ -13,6 +13,8 @@ LAYOUT is the region of the product (RP2040 on-board flash, boards/sim file):
     billing2      4    256   billing logger 2 (daily/weekly/monthly) 48
     profile      86     32   load profile, one entry per interval    10,880 (datasheet:
                                                                      37 d at 5 min = 10,656)
+    analysis     24    128   analysis logger (162K), up to 16 regs   736 (2.6 d at 5 min ..
+                                                                     736 d at 24 h)
 
 The registers area is sized for endurance (see README: 20 years at maximum load
 with a save at every change of a displayed register, each save two 256-byte
@@ -29,6 +31,7 @@ LAYOUT = (
     ("billing", 4, 256),
     ("billing2", 4, 256),
     ("profile", 86, 32),
+    ("analysis", 24, 128),
 )
 
 

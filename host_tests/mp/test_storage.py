@@ -70,7 +70,7 @@ class TestPersistence(unittest.TestCase):
 
 class TestProductStore(unittest.TestCase):
     def test_product_layout_on_a_file_in_an_rp2040_heap(self):
-        """The product's 920 KiB layout (flash outside the heap, as the RP2040's XIP flash
+        """The product's 1016 KiB layout (flash outside the heap, as the RP2040's XIP flash
         is): mount, a year of events, saves; the store's RAM is a few buffers."""
         import os
 
@@ -88,7 +88,7 @@ class TestProductStore(unittest.TestCase):
             p.mount()
             gc.collect()
             used = free0 - gc.mem_free()
-            print("product store on the heap: %d bytes (MicroPython, 920 KiB layout mounted)"
+            print("product store on the heap: %d bytes (MicroPython, 1016 KiB layout mounted)"
                   % used)
             self.assertTrue(used < 24 * 1024, used)
             for _ in range(3600):
