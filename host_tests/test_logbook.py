@@ -183,3 +183,17 @@ def test_k_code_and_the_pulse_input():
     assert v["pulse_input"] == 210 * 1000 // 3
     with __import__("pytest").raises(ValueError, match="K"):
         Config("351", {"max_demand": 1})
+
+
+def test_billing_logger_2_weekly_and_monthly():
+    """U 2: a snapshot at 00:00 local every Monday; U 3: on the 1st of every month."""
+    for u, want in ((2, [utc(2026, 3, d) for d in (9, 16, 23, 30)] + [utc(2026, 4, 6)]),
+                    (3, [utc(2026, 4, 1)])):
+        dev = RamFlash(REGION_BLOCKS)
+        m = meter(dev, utc(2026, 3, 3, 12), 35 * 86400, overrides={"billing2": u})
+        run(m)
+        got = [b["time"] for b in m.logbook.billing2.snapshots()]
+        assert got == want, u
+        first = list(m.logbook.billing2.snapshots())[0]
+        hours = (want[0] - utc(2026, 3, 3, 12)) // 3600
+        assert first["a_plus"] == 2300 * hours and first["flags"] == 0
