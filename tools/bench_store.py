@@ -286,13 +286,15 @@ def run_throughput(save_rate=None):
                                               "RESTORE FAILED"))
     # the real flash, from the datasheet
     per_block = BLOCK // [x for x in LAYOUT if x[0] == REGISTERS][0][2]
-    mean = PP_TYP + SE_TYP / per_block
+    per_save = 2                     # the register record and the logbook record
+    saves_per_erase = per_block // per_save
+    mean = per_save * PP_TYP + SE_TYP / saves_per_erase
     print("RP2040 estimate (W25Q16JV: page program typ %.1f / max %.0f ms, 4 KiB sector erase "
-          "typ %.0f / max %.0f ms): a register save programs 1 page and erases 1 sector every "
+          "typ %.0f / max %.0f ms): a save programs %d pages and erases 1 sector every "
           "%d saves: typ %.1f ms / worst %.0f ms for a save that erases, mean typ %.1f ms per "
           "save; a 32-byte log record programs a whole page too (typ %.1f ms)"
-          % (PP_TYP, PP_MAX, SE_TYP, SE_MAX, per_block, PP_TYP + SE_TYP, PP_MAX + SE_MAX, mean,
-             PP_TYP))
+          % (PP_TYP, PP_MAX, SE_TYP, SE_MAX, per_save, saves_per_erase,
+             per_save * PP_TYP + SE_TYP, per_save * PP_MAX + SE_MAX, mean, PP_TYP))
     if save_rate:
         print("at the highest measured save rate (%.0f saves/h) the flash is busy typ %.2f s/h "
               "(XIP stalls: code running from flash waits while it programs or erases)"
