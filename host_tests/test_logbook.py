@@ -197,3 +197,20 @@ def test_billing_logger_2_weekly_and_monthly():
         first = list(m.logbook.billing2.snapshots())[0]
         hours = (want[0] - utc(2026, 3, 3, 12)) // 3600
         assert first["a_plus"] == 2300 * hours and first["flags"] == 0
+
+
+def test_setting_the_clock_back_flags_every_repeated_interval():
+    dev = RamFlash(REGION_BLOCKS)
+    m = meter(dev, utc(2026, 5, 10, 8), 3 * 3600)
+    for _ in range(8):                       # to 10:00 local
+        m.step()
+    old = m.clock.now()
+    m.set_clock(old - 3600)                  # back to 09:00
+    run(m)
+    ent = list(m.logbook.profile.entries())
+    times = [e[0] for e in ent]
+    repeated = [e for e in ent if times.count(e[0]) > 1 and e[0] <= old]
+    assert repeated                          # 09:15 .. 10:00 occur twice
+    later = [e for e in ent if ent.index(e) > times.index(old)]
+    assert all(e[1] & lp.CLOCK_SET for e in later if e[0] <= old)
+    assert not any(e[1] & lp.CLOCK_SET for e in later if e[0] > old)

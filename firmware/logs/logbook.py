@@ -34,8 +34,8 @@ from .events import BILLING_STOP
 from .demand import Demand
 from .profile import CLOCK_SET, DST, POWER_FAIL, SHORT, LoadProfile
 
-STATE_VERSION = 1
-_HEAD = 8
+STATE_VERSION = 2
+_HEAD = 9
 DD_BILLING_INPUT = 15     # DD 15: "Debiteringspuls": a pulse on I/O 1 makes a billing stop
 
 
@@ -65,6 +65,7 @@ class Logbook:
         self.interval_end = 0   # UTC end of the open load-profile interval (0: none)
         self.status = 0         # status bits collected for the open profile interval
         self.next_stop = 0      # local second of the next scheduled billing stop (0: none)
+        self.repeat_until = 0   # after a clock set back: intervals up to here repeat times
         self.tariff = 1
         self.on_event = None    # f(code, a, b): the meter's event log
         self._in1 = 0           # I/O 1 level (DD 15: billing-stop input)
@@ -170,6 +171,8 @@ class Logbook:
         gap = utc - seconds > self.interval_end    # off across the interval end
         if gap:
             st |= SHORT
+        if self.interval_end <= self.repeat_until:
+            st |= CLOCK_SET          # a time the profile already has (clock set back)
         p.close(self.interval_end, self._wh(), st)
         self.interval_end = schedule.period_end(utc + 1, per)
         self.status = POWER_FAIL | SHORT if gap else 0
@@ -216,6 +219,7 @@ class Logbook:
             self.demand.tick(self.demand.end)
         if new < old:
             self.next_stop = 0
+            self.repeat_until = max(self.repeat_until, old)
         self.last = new
 
     # -- stepping ----------------------------------------------------------------------
@@ -244,7 +248,7 @@ class Logbook:
     def state(self):
         ps = self.profile.state() if self.profile is not None else ()
         head = (STATE_VERSION, self.hours_s, self.stops, self.pulses, self.last,
-                self.interval_end, self.status, self.next_stop)
+                self.interval_end, self.status, self.next_stop, self.repeat_until)
         ts = self.treg.state()
         ds = self.demand.state()
         return head + (len(ts),) + ts + (len(ds),) + ds + (len(ps),) + tuple(ps)
@@ -273,7 +277,7 @@ class Logbook:
         self.check(st)
         ts, ds, ps = self._parts(st)
         (_v, self.hours_s, self.stops, self.pulses, self.last, self.interval_end,
-         self.status, self.next_stop) = st[:_HEAD]
+         self.status, self.next_stop, self.repeat_until) = st[:_HEAD]
         self.treg.restore(ts)
         self.demand.restore(ds)
         if self.profile is not None:
