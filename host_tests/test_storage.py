@@ -227,3 +227,8 @@ def test_impossible_sequence_is_reported_as_corrupt():
     b = RecordArea(dev, 0, 2)
     torn, corrupt = b.mount()
     assert torn == 0 and corrupt == 1
+
+
+def test_first_uint_reads_only_the_head():
+    assert codec.first_uint(codec.pack_uints((300, 7)) + b"\x80") == 300
+    assert codec.first_uint(b"") == -1 and codec.first_uint(b"\x80\x80") == -1

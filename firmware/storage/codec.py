@@ -34,3 +34,15 @@ def unpack_uints(data):
     if shift:
         raise ValueError("varint payload ends inside a number")
     return tuple(out)
+
+
+def first_uint(data):
+    """The first varint of `data` without decoding the rest; -1 if there is none."""
+    v = 0
+    shift = 0
+    for b in data:
+        v |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return v
+        shift += 7
+    return -1

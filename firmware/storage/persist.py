@@ -14,21 +14,14 @@ power-down saves once more. At most the change in flight is lost to a cut.
 
 from ..energy import resolution
 from ..logs import events as ev
-from .codec import pack_uints, unpack_uints
+from .codec import first_uint, pack_uints, unpack_uints
 
 REGISTERS = "registers"
 
 
 def _save_no(payload):
     """The save number that heads a register-area record (-1 if unreadable)."""
-    v = 0
-    shift = 0
-    for b in payload:
-        v |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return v
-        shift += 7
-    return -1
+    return first_uint(payload)
 
 
 class Persistence:
