@@ -59,3 +59,11 @@ def test_periods_without_data_set_nothing_and_state_round_trips():
         Demand(600)
     with pytest.raises(ValueError, match="fields"):
         Demand(900, tariffs=1).restore(st)
+
+
+def test_k_code_accumulates_the_maximum_of_its_tariff():
+    d = Demand(300, tariffs=2, acc_tariff=2)
+    t = feed(d, T0, 600, 5040, tariff=1)
+    t = feed(d, t, 600, 2160, tariff=2)
+    d.tick(t)
+    assert d.billing_stop()[5] == 2_160_000 and d.pmax_acc == 2_160_000

@@ -177,6 +177,7 @@ def test_k_code_and_the_pulse_input():
         inp.n += 30
     v = m.billing_stop()
     assert v["pmax"] == v["pmax_t2"] == 4600 and v["pmax_time"] == v["pmax_t2_time"]
+    assert v["pmax_acc"] == 4600                         # accumulated from the T2 maximum
     assert v["pmax_time"] > utc(2026, 3, 10, 10)         # a T2 period, not the first hour
     # 30 pulses after each of 8 steps; the last 30 come after the meter's last read:
     # 210 pulses = 70 L, in 0.001 L

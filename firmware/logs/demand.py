@@ -20,12 +20,13 @@ N_FIELDS = 13
 
 
 class Demand:
-    def __init__(self, period_s, tariffs=2, threshold_mw=0):
+    def __init__(self, period_s, tariffs=2, threshold_mw=0, acc_tariff=0):
         if period_s not in (300, 900, 1800, 3600):
             raise ValueError("demand period: 300, 900, 1800 or 3600 s, got %r" % (period_s,))
         self.period = period_s
         self.tariffs = tariffs
         self.threshold_mw = threshold_mw
+        self.acc_tariff = acc_tariff     # K (162): accumulate the maxima of this tariff
         self.end = None          # local end of the open period (None: none open)
         self.e_p = 0             # mWh of A+ in the open period
         self.e_q = 0
@@ -86,17 +87,26 @@ class Demand:
         self.e_p = 0
         self.e_q = 0
 
+    def _acc(self):
+        """The (P, Q) maxima the accumulated maxima take at a stop."""
+        if self.acc_tariff:
+            m = self.tmax[self.acc_tariff - 1]
+            return m[0], m[2]
+        return self.pmax[0], self.qmax[0]
+
     def peek(self):
         """The tuple billing_stop() would return, without freezing or resetting."""
+        p, q = self._acc()
         return (self.pmax[0], self.pmax[1], self.qmax[0], self.qmax[1],
-                [list(m) for m in self.tmax], self.pmax_acc + self.pmax[0],
-                self.qmax_acc + self.qmax[0], self.over)
+                [list(m) for m in self.tmax], self.pmax_acc + p, self.qmax_acc + q,
+                self.over)
 
     def billing_stop(self):
         """Freeze and reset the maxima: returns (pmax, pmax time, qmax, qmax time,
         per-tariff [P, t, Q, t]..., P+max acc, Q+max acc, threshold counter)."""
-        self.pmax_acc += self.pmax[0]
-        self.qmax_acc += self.qmax[0]
+        p, q = self._acc()
+        self.pmax_acc += p
+        self.qmax_acc += q
         out = (self.pmax[0], self.pmax[1], self.qmax[0], self.qmax[1],
                [list(m) for m in self.tmax], self.pmax_acc, self.qmax_acc, self.over)
         self.pmax = [0, 0]

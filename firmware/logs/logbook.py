@@ -47,7 +47,8 @@ class Logbook:
         self.period = schedule.period_s(cfg.period)
         self.tariffs = TariffControl(cfg.tariff_control, cfg.tariff_table, cfg.dd)
         self.treg = TariffRegisters(8)
-        self.demand = Demand(self.period, tariffs=2, threshold_mw=int(cfg.threshold_kw * 1e6))
+        self.demand = Demand(self.period, tariffs=2, threshold_mw=int(cfg.threshold_kw * 1e6),
+                             acc_tariff=cfg.max_demand)
         self.profile = None
         self.analysis = None
         self.billing = None
