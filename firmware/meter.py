@@ -59,6 +59,7 @@ class Meter:
         self.logbook = Logbook(cfg, self.registers, store)
         self._inputs = getattr(board, "inputs", None)
         self._pulses0 = self._inputs.pulses() if self._inputs is not None else 0
+        self._ticks = 0          # sample ticks not yet counted as whole seconds
         if store is not None:
             self.persist = Persistence(store, self.registers, cfg, board.clock, self.logbook)
             self.persist.mount()
@@ -201,7 +202,11 @@ class Meter:
         for k in range(len(m.vrms)):
             if m.vrms[k] > 0.6 * self.cfg.un:
                 powered = True
-        self.logbook.update(self.clock.now(), ticks // self.fs, powered, levels, pulses)
+        # whole seconds, the fraction carried: a 50-cycle period at 51 Hz is 0.98 s
+        t = self._ticks + ticks
+        secs = t // self.fs
+        self._ticks = t - secs * self.fs
+        self.logbook.update(self.clock.now(), secs, powered, levels, pulses)
 
     # -- reading -----------------------------------------------------------------------
     def report(self):

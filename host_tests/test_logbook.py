@@ -215,3 +215,14 @@ def test_setting_the_clock_back_flags_every_repeated_interval():
     later = [e for e in ent if ent.index(e) > times.index(old)]
     assert all(e[1] & lp.CLOCK_SET for e in later if e[0] <= old)
     assert not any(e[1] & lp.CLOCK_SET for e in later if e[0] > old)
+
+
+def test_hour_counter_carries_the_fraction_of_short_periods():
+    """50 cycles at 51 Hz last 0.98 s: 100 such periods are 98 s of voltage, not 0."""
+    dev = RamFlash(REGION_BLOCKS)
+    m = meter(dev, utc(2026, 3, 10, 9), 1)
+    m.step()
+    h0 = m.logbook.hours_s
+    for _ in range(100):
+        m._clockwork(m.fs * 98 // 100)
+    assert m.logbook.hours_s - h0 == 98

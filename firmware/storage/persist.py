@@ -8,8 +8,11 @@ exists (RESTORE_FAILED and the data-lost indication when none is usable).
 
 Running: after each measurement period, if any register's shown value (its
 value in display steps, energy/resolution.py; primary and secondary) changed,
-the whole register state is saved (exact, residues included). An orderly
-power-down saves once more. At most the change in flight is lost to a cut.
+or the extra state's shown() value did (the hour and stop counters), a save is
+made: the register state (exact, residues included) as kind 0 and the extra
+state (the logbook) as kind 1, both headed by the same save number; boot takes
+the newest complete pair. An orderly power-down saves once more. At most the
+change in flight is lost to a cut.
 """
 
 from ..energy import resolution
@@ -17,11 +20,6 @@ from ..logs import events as ev
 from .codec import first_uint, pack_uints, unpack_uints
 
 REGISTERS = "registers"
-
-
-def _save_no(payload):
-    """The save number that heads a register-area record (-1 if unreadable)."""
-    return first_uint(payload)
 
 
 class Persistence:
@@ -91,8 +89,8 @@ class Persistence:
         t0 = area.latest(0)
         t1 = area.latest(1) if self.extra is not None else None
         if t0 is not None:
-            n0 = _save_no(t0[1])
-            n1 = _save_no(t1[1]) if t1 is not None else n0
+            n0 = first_uint(t0[1])
+            n1 = first_uint(t1[1]) if t1 is not None else n0
             if n0 == n1 and self._try(t0[1], t1[1] if t1 is not None else None):
                 self.restored = t0[0]
             else:
@@ -118,7 +116,7 @@ class Persistence:
         good = None
         tried = 0
         for seq, kind, p in area.walk():
-            n = _save_no(p)
+            n = first_uint(p)
             if kind == 0:
                 pending = (n, p, seq)
                 if self.extra is None:
@@ -143,7 +141,7 @@ class Persistence:
         self.reg.restore(st)
         if ex is not None:
             self.extra.restore(ex)
-        self.save_no = _save_no(p0)
+        self.save_no = first_uint(p0)
         return True
 
     # -- running -----------------------------------------------------------------------
