@@ -17,6 +17,11 @@ PROFILES = {
         "ct": (1, 1), "vt": (1, 1),
         "cycles": 50, "creep_current": None, "creep_power": None,
         "display": "6.1",
+        "display_auto": ["1.8.0", "2.8.0", "1.7.0", "0.9.1"],
+        "display_manual": ["1.8.0", "2.8.0", "3.8.0", "4.8.0", "1.8.1", "1.8.2", "1.5.0",
+                           "1.6.0", "1.7.0", "2.7.0", "32.7.0", "31.7.0", "14.7.0", "13.7.0",
+                           "C.8.0", "0.1.0", "0.9.2", "0.9.1", "C.1.0", "F.F.0",
+                           "1.8.0*01", "2.8.0*01", "1.6.0*01"],
     },
     "351": {
         "profile": "351", "phases": 3, "wiring": "4w", "accuracy_class": "C",
@@ -27,6 +32,13 @@ PROFILES = {
         "ct": (5, 5), "vt": (1, 1),
         "cycles": 50, "creep_current": None, "creep_power": None,
         "display": "7.1",
+        "display_auto": ["1.8.0", "2.8.0", "3.8.0", "4.8.0", "1.7.0", "0.9.1"],
+        "display_manual": ["1.8.0", "2.8.0", "3.8.0", "4.8.0", "1.8.1", "1.8.2", "3.8.1",
+                           "3.8.2", "1.5.0", "1.6.0", "3.6.0", "1.2.0", "1.7.0", "3.7.0",
+                           "32.7.0", "52.7.0", "72.7.0", "31.7.0", "51.7.0", "71.7.0",
+                           "14.7.0", "13.7.0", "0.4.2", "0.4.5", "C.8.0", "0.1.0", "0.9.2",
+                           "0.9.1", "C.1.0", "F.F.0", "1.8.0*01", "2.8.0*01", "3.8.0*01",
+                           "4.8.0*01", "1.6.0*01"],
     },
 }
 
@@ -34,7 +46,7 @@ PROFILES = {
 # the rest are settings the utility may change through the optical port
 LEGAL = ("profile", "phases", "wiring", "accuracy_class", "un", "fn", "iref", "itr", "imin",
          "ist", "imax", "led_imp_kwh", "led_imp_kvarh", "led_idle_on", "ct", "vt", "cycles",
-         "creep_current", "creep_power", "display")
+         "creep_current", "creep_power", "display", "verification", "serial")
 _DISPLAY = {"162": ("7.0", "6.1"), "351": ("7.0", "7.1")}
 
 # clock, tariffs, demand and logs (datasheet codes in brackets); settings, not legal
@@ -55,6 +67,8 @@ COMMON = {
     "pulse_in_per_unit": 1000,   # input pulses per unit
     "max_demand": 0,             # K (162): maximum demand 0 overall, 1 in tariff 1, 2 in T2
     "analysis": None,            # analysis logger (162K): {registers, interval_s} or None
+    "verification": False,       # verification mode: energy shown with 2 more decimals
+    "serial": 0,                 # meter number (C.1.0), 0..99999999
 }
 for _p in PROFILES.values():
     _p.update(COMMON)
@@ -158,6 +172,14 @@ class Config:
             raise ValueError("config.threshold_kw: a number >= 0 (0: off)")
         if not isinstance(d["pulse_in_per_unit"], int) or d["pulse_in_per_unit"] <= 0:
             raise ValueError("config.pulse_in_per_unit: a positive integer")
+        if not isinstance(d["verification"], bool):
+            raise ValueError("config.verification: true or false")
+        x = d["serial"]
+        if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x <= 99999999:
+            raise ValueError("config.serial: the meter number, an integer 0..99999999")
+        from .display.lists import check as check_lists
+
+        check_lists(d["display_auto"], d["display_manual"], d["phases"])
         for k in ("creep_current", "creep_power"):
             if d[k] is not None and (not isinstance(d[k], _NUM) or d[k] < 0):
                 raise ValueError("config.%s: must be a number >= 0" % k)

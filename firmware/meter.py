@@ -11,6 +11,7 @@ failing) gets an orderly power-down: the open period is closed and saved.
 """
 
 from .config import Config
+from .display.view import Display
 from .energy.pulses import PulseOutput
 from .energy.registers import A_MINUS, A_PLUS, NAMES, OBIS, R_MINUS, R_PLUS, EnergyRegisters
 from .logs.billing import EXTERNAL
@@ -64,6 +65,7 @@ class Meter:
             self.persist = Persistence(store, self.registers, cfg, board.clock, self.logbook)
             self.persist.mount()
             self.logbook.on_event = self.persist.log
+        self.display = Display(self, board.lcd, board.button, board.clock.ticks_ms())
 
     @property
     def data_lost(self):
@@ -125,6 +127,10 @@ class Meter:
         if self.persist is not None:
             self.persist.save()
         return v
+
+    def ui(self, now_ms):
+        """The display and the push button (main loop, outside interrupts)."""
+        self.display.update(now_ms)
 
     def tick(self, now_ms):
         for o in self.outputs:
