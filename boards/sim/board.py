@@ -44,6 +44,27 @@ class SimPin:
         self.level = x
 
 
+class SimButton:
+    """The push button, pressed by the scenario's [at_s, hold_s] list on the sim clock:
+    value() is 0 while pressed (a button to ground with a pull-up, as on the boards)."""
+
+    def __init__(self, clock, presses):
+        self.clock = clock
+        self.presses = [(int(a * 1000), int((a + h) * 1000)) for a, h in presses]
+        self.extra = []          # (from_ms, to_ms) added while running (tests, keyboard)
+
+    def press(self, at_ms, hold_ms):
+        self.extra.append((at_ms, at_ms + hold_ms))
+
+    def value(self):
+        t = self.clock.ms()
+        for lst in (self.presses, self.extra):
+            for a, b in lst:
+                if a <= t < b:
+                    return 0
+        return 1
+
+
 def make_board(config, scenario, fidelity="waveform", adc=None, seed=1, noise=True,
                errors=None):
     """Build the sim board for a validated scenario. adc: 'rp2040' | 'ads131m08'."""
@@ -75,8 +96,11 @@ def make_board(config, scenario, fidelity="waveform", adc=None, seed=1, noise=Tr
     led = SimPin("LED kWh")
     led_q = SimPin("LED kvarh")
     s0 = SimPin("S0") if config.s0_imp_kwh else None
+    from mpmeter.display.textlcd import TextLcd
+
     b = Board("sim-" + adc if sampler else "sim-phasor", sampler=sampler, clock=clock,
-              led=led, led_q=led_q, s0=s0, power=power)
+              led=led, led_q=led_q, s0=s0, power=power, lcd=TextLcd(),
+              button=SimButton(clock, scenario.get("button", [])))
     b.source = src
     b.adc = adc if sampler else "phasor"
     return b

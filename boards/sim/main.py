@@ -255,6 +255,7 @@ def run(argv):
                 meter.tick(t)
                 t += 1
         last_ms = now
+        meter.ui(now)
         blocks += 1
         if speed or (term is not None and blocks % 16 == 0):
             real = _elapsed(t0)

@@ -22,6 +22,11 @@ Format (JSON object):
                          angle -360..360 by which that harmonic current lags that
                          harmonic voltage (optional, default 0)]; orders unique
 
+    button      optional list of presses of the meter's push button, each
+                [at_s, hold_s]: pressed at at_s seconds after the start (>= 0) for hold_s
+                seconds (> 0; a hold of 3 s or more is a long press); in time order,
+                not overlapping
+
 Normalised result: the same keys with every default filled, numbers as float
 (harmonic order as int, harmonics as 4-element lists sorted by order), profile
 as a string, plus "start_epoch" (int UTC seconds) and "duration_s" (total).
@@ -39,7 +44,7 @@ WIRINGS = ("4w", "aron")
 DEFAULT_V_ANGLE = (0.0, -120.0, 120.0)
 
 _TOP_KEYS = ("start", "profile", "wiring", "segments", "name", "description", "comment",
-             "start_epoch", "duration_s")   # the last two: output of validate(), recomputed
+             "button", "start_epoch", "duration_s")   # the last two: output of validate(), recomputed
 _SEG_KEYS = ("duration_s", "frequency_hz", "noise", "phases", "label", "comment")
 _PH_KEYS = ("v_rms", "i_rms", "phi_deg", "v_angle_deg", "harmonics")
 
@@ -210,6 +215,26 @@ def validate(sc, inplace=False):
            "segments": out_segs, "duration_s": total}
     if "name" in sc:
         out["name"] = sc["name"]
+    out["button"] = _presses(sc.get("button", []))
+    return out
+
+
+def _presses(lst):
+    if type(lst) is not list:
+        _fail("button", "must be a list of [at_s, hold_s] presses")
+    out = []
+    end = -1.0
+    for k, p in enumerate(lst):
+        path = "button[%d]" % k
+        if type(p) is not list or len(p) != 2 or not _is_num(p[0]) or not _is_num(p[1]):
+            _fail(path, "must be [at_s, hold_s] (two numbers)")
+        at, hold = float(p[0]), float(p[1])
+        if at < 0 or not hold > 0:
+            _fail(path, "at_s must be >= 0 and hold_s > 0")
+        if at <= end:
+            _fail(path, "presses must be in time order and must not overlap")
+        end = at + hold
+        out.append([at, hold])
     return out
 
 

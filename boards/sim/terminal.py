@@ -31,6 +31,9 @@ def panel(meter, title):
     m = meter.m
     reg = meter.registers
     lines = [title]
+    lcd = meter.board.lcd
+    if lcd is not None and getattr(lcd, "lines", None):
+        lines.extend(lcd.lines)
     for k in range(m.n):
         lines.append(" L%d %8.2f V %9.3f A %10.3f kW %10.3f kvar  PF %5.2f"
                      % (k + 1, m.vrms[k], m.irms[k], m.p[k] / 1000, m.q[k] / 1000, m.pf[k]))
