@@ -5,7 +5,7 @@ VPY     := $(VENV)/bin/python
 MPY     := $(VENV)/bin/micropython
 STAMP   := $(VENV)/.stamp
 HEAP    := 192k
-SIMARGS ?=
+SIMARGS ?= --config boards/sim/configs/day_night.json
 
 .PHONY: sim test bench torture lint mpy mptest clean venv
 

@@ -189,3 +189,42 @@ def test_state_refuses_a_changed_legal_setting(tmp_path):
             "--config", cfg)
     assert r.returncode == 2
     assert "legal setting display" in r.stdout + r.stderr
+
+
+def lcd_screens(text):
+    """The LCD pictures in --no-ansi output, as (top line, digit rows, ident line)."""
+    lines = text.splitlines()
+    out = []
+    for k, ln in enumerate(lines):
+        if ln.startswith("+---") and k + 6 < len(lines) and lines[k + 6].startswith("+---"):
+            out.append(lines[k + 1:k + 6])
+    return out
+
+
+def test_terminal_lcd_scrolls_and_answers_the_button(tmp_path):
+    """make sim's picture: the configured automatic list in order, 10 s each, the manual
+    list after a press (MAN), indicators live (Q1, T2 in the day tariff, L1), plain
+    lines with --no-ansi and in-place redraw (ANSI) without it."""
+    sc = {"start": "2026-03-02T10:00:00Z", "profile": "162",
+          "button": [[31.0, 0.2], [33.0, 0.2]],
+          "segments": [seg(40, 10.0, 30.0)]}
+    p = write(tmp_path, sc)
+    cfg = os.path.join(ROOT, "boards", "sim", "configs", "day_night.json")
+    r = sim("--scenario", p, "--no-ansi", "--refresh-ms", "0", "--config", cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "\x1b[" not in r.stdout
+    screens = lcd_screens(r.stdout)
+    idents = []
+    for s in screens:
+        ident = s[4].strip("| ").split()[0]
+        if not idents or idents[-1][0] != ident or idents[-1][1] != ("MAN" in s[0]):
+            idents.append((ident, "MAN" in s[0]))
+    # 0, 10, 20, 30 s: the first four of the automatic list; 31.2 s and 33.2 s: releases
+    assert idents == [("1.8.0", False), ("2.8.0", False), ("1.8.1", False), ("1.8.2", False),
+                      ("1.8.0", True), ("2.8.0", True)], idents
+    top = screens[-1][0].split()
+    assert top[1:4] == ["Q1", "T2", "L1"], top      # 11:00 CET: the day tariff T2
+    # the unit field of the energy entries
+    assert screens[-1][3].split()[-2] == "kWh"
+    r = sim("--scenario", p, "--refresh-ms", "0", "--config", cfg)
+    assert r.returncode == 0 and "\x1b[" in r.stdout and r.stdout.count("+---") > 4

@@ -213,7 +213,7 @@ def run(argv):
         if not isinstance(raw, list):
             raise ValueError("--cal: a list with one object per measuring system")
         cals = [Calibration.from_dict(c) for c in raw]
-    if board.sampler is not None and cfg.creep_power is not None and not args.config:
+    if board.sampler is not None and "creep_power" not in overrides:
         # the board's converter sets how low the meter can go (see README: starting current)
         rec = getattr(board.sampler, "creep_power", None)
         if rec:
