@@ -5,7 +5,8 @@ measurement period (50 cycles) and with 10-cycle periods for comparison, then
 tools/m0cycles.py (needs arm-none-eabi-objdump), then tools/bench_store.py (record
 store: flash endurance at maximum load in the simulator, and throughput) under
 the MicroPython unix port with a 2 MB heap (its RAM flash model is the whole
-1016 KiB region). Figures only: nothing here fails on a slow machine.
+1016 KiB region), tools/bench_display.py (time per full redraw of each
+display renderer). Figures only: nothing here fails on a slow machine.
 """
 
 import os
@@ -27,6 +28,9 @@ def main():
     subprocess.run([sys.executable, "tools/m0cycles.py"], cwd=ROOT, check=True)
     print("\n## record store (endurance and throughput)\n", flush=True)
     subprocess.run([mp, "-X", "heapsize=2m", "tools/bench_store.py"], cwd=ROOT, env=env,
+                   check=True)
+    print("\n## display redraw costs\n", flush=True)
+    subprocess.run([mp, "-X", "heapsize=2m", "tools/bench_display.py"], cwd=ROOT, env=env,
                    check=True)
     print("\n## a simulated year (phasor, coarse steps, store on a file)\n", flush=True)
     subprocess.run([sys.executable, "tools/bench_year.py"], cwd=ROOT, check=True)

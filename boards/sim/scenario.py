@@ -44,7 +44,7 @@ WIRINGS = ("4w", "aron")
 DEFAULT_V_ANGLE = (0.0, -120.0, 120.0)
 
 _TOP_KEYS = ("start", "profile", "wiring", "segments", "name", "description", "comment",
-             "button", "start_epoch", "duration_s")   # the last two: output of validate(), recomputed
+             "button", "start_epoch", "duration_s")   # the last two: validate()'s output
 _SEG_KEYS = ("duration_s", "frequency_hz", "noise", "phases", "label", "comment")
 _PH_KEYS = ("v_rms", "i_rms", "phi_deg", "v_angle_deg", "harmonics")
 

@@ -14,7 +14,7 @@ simulator's terminal draws them (redrawn in place with ANSI, or as plain lines).
 Blinking indicators are drawn per lcd.lit(state, now_ms).
 """
 
-from .lcd import DATA_LOST, ERROR, MAGNET, lit
+from .lcd import DATA_LOST, ERROR, MAGNET, blink_on, lit
 from .segments import A, B, C, D, E, F, G, bits
 
 INNER = 50
@@ -69,14 +69,25 @@ def render(frame, now_ms):
 
 
 class TextLcd:
+    """The text 'glass': show() keeps the frame; `lines` draws it when someone looks (the
+    simulator's terminal, a few times a second of real time), so a fast simulation does
+    not pay for pictures nobody sees."""
+
     def __init__(self, width=8):
         self.width = width
-        self.lines = []
+        self._frame = None
+        self._now = 0
         self._key = None
 
     def show(self, frame, now_ms):
-        lines = render(frame, now_ms)
-        if lines == self.lines:
+        key = (frame.key(), blink_on(now_ms))
+        self._frame = frame
+        self._now = now_ms
+        if key == self._key:
             return False
-        self.lines = lines
+        self._key = key
         return True
+
+    @property
+    def lines(self):
+        return [] if self._frame is None else render(self._frame, self._now)

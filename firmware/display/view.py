@@ -116,8 +116,7 @@ class Display:
         lists = self.lists
         code = lists.current()
         f = self.frame
-        if f.ident != code or f.manual != lists.manual or f.since != lists.since:
-            f.since = lists.since
+        f.since = lists.since
         f.ident = code
         f.manual = lists.manual
         r = self._read(code)
