@@ -346,3 +346,9 @@ def test_date_and_time_entries_show_local_time():
     m.display.lists.tick(10000)
     m.display.build(10000)
     assert m.display.frame.value == "26-06-21"
+
+
+def test_historical_suffix_range_is_the_billing_depth():
+    from mpmeter.logs import billing
+
+    assert obis.DEPTH == billing.DEPTH

@@ -24,7 +24,9 @@ the edge.
 """
 
 from ..energy.resolution import energy_display
-from ..logs.billing import DEPTH
+
+DEPTH = 36    # historical values *01..*36: the billing logger's depth (logs/billing.py
+#               DEPTH; a test holds them equal; not imported, to keep config light)
 
 ENERGY = 0
 NUMBER = 1
