@@ -270,7 +270,10 @@ def test_indicators_quadrant_tariff_mains_status_breaker():
     run(m)
     f = m.display.frame
     assert f.quadrant == 3 and f.mains == (ON,) and f.tariff == 0 and f.status == 0
-    assert f.breaker is None
+    assert f.breaker is True                 # the sim's 162 has a closed breaker relay
+    m.board.relay.value(0)
+    m.display.build(0)
+    assert m.display.frame.breaker is False and "[BRK off]" in render(m.display.frame, 0)[5]
     # no current: L1 blinks; a tariff table lights the tariff indicator
     table = {"days": {"all": [["00:00", 2]]},
              "seasons": [{"from": "01-01", "weekday": "all", "saturday": "all",

@@ -101,6 +101,10 @@ def make_board(config, scenario, fidelity="waveform", adc=None, seed=1, noise=Tr
     b = Board("sim-" + adc if sampler else "sim-phasor", sampler=sampler, clock=clock,
               led=led, led_q=led_q, s0=s0, power=power, lcd=TextLcd(),
               button=SimButton(clock, scenario.get("button", [])))
+    if scenario["profile"] == "162":
+        # the 162 with breaker ("med bryder"): the relay is closed (supply connected)
+        b.relay = SimPin("relay")
+        b.relay.value(1)
     b.source = src
     b.adc = adc if sampler else "phasor"
     return b
