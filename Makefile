@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.stamp
 HEAP    := 192k
 SIMARGS ?= --config boards/sim/configs/day_night.json
 
-.PHONY: sim test bench torture lint mpy mptest clean venv
+.PHONY: sim test bench torture fuzz lint mpy mptest clean venv
 
 $(STAMP): requirements.txt tools/fetch_unittest.py
 	$(PY) -m venv $(VENV)
@@ -38,6 +38,11 @@ lint: $(STAMP)
 
 torture: $(STAMP)
 	$(VPY) tools/torture.py 10000
+
+# The optical port's frame parser under 200,000 generated inputs (make test runs 10,000).
+FUZZ ?= 200000
+fuzz: $(STAMP)
+	MPMETER_FUZZ=$(FUZZ) $(VPY) -m pytest -q -p no:xdist host_tests/test_optical_fuzz.py
 
 bench: $(STAMP)
 	$(VPY) tools/bench.py

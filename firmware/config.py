@@ -68,13 +68,27 @@ COMMON = {
     "max_demand": 0,             # K (162): maximum demand 0 overall, 1 in tariff 1, 2 in T2
     "analysis": None,            # analysis logger (162K): {registers, interval_s} or None
     "verification": False,       # verification mode: energy shown with 2 more decimals
-    "serial": 0,                 # meter number (C.1.0), 0..99999999
+    "serial": 0,                 # meter number (C.1.0), 0..99999999; the optical address
+    # optical port (IEC 62056-21, comms/iec62056.py)
+    "optical_mode": "C",         # A (300 baud only), B, C (baud switch, programming, mode E)
+    "optical_baud": 9600,        # the highest baud rate the meter proposes (modes B, C)
+    "password": "00000000",      # programming mode (P1), 1..16 letters or digits
+    "readout_list": ["0.9.1", "0.9.2", "C.1.0", "F.F.0", "1.8.0", "2.8.0", "3.8.0",
+                     "4.8.0", "1.8.1", "1.8.2", "1.6.0", "1.6.1", "1.6.2", "C.8.0", "0.1.0"],
+    "readout_history": 2,        # billing stops (*01..) added to the readout, 0..36
 }
 for _p in PROFILES.values():
     _p.update(COMMON)
 
 _CHANNELS = {"162": ("A+", "A+A-", "A+A-R+R-"), "351": ("A+", "A+A-", "A+R+", "A+A-R+R-")}
 _NUM = (int, float)
+
+
+def _alnum(s):
+    for c in s:
+        if not ("0" <= c <= "9" or "A" <= c <= "Z" or "a" <= c <= "z"):
+            return False
+    return True
 
 
 def _code(d, k, lo, hi):
@@ -177,6 +191,28 @@ class Config:
         x = d["serial"]
         if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x <= 99999999:
             raise ValueError("config.serial: the meter number, an integer 0..99999999")
+        if d["optical_mode"] not in ("A", "B", "C"):
+            raise ValueError("config.optical_mode: A, B or C")
+        if d["optical_baud"] not in (300, 600, 1200, 2400, 4800, 9600, 19200):
+            raise ValueError("config.optical_baud: 300, 600, 1200, 2400, 4800, 9600 or 19200")
+        if d["optical_mode"] == "B" and d["optical_baud"] == 300:
+            raise ValueError("config.optical_baud: mode B switches to 600..19200 baud")
+        pw = d["password"]
+        if not isinstance(pw, str) or not 1 <= len(pw) <= 16 or not _alnum(pw):
+            raise ValueError("config.password: 1..16 letters or digits")
+        from .comms.obis import DEPTH, parse
+
+        rl = d["readout_list"]
+        if not isinstance(rl, (list, tuple)) or not 1 <= len(rl) <= 64:
+            raise ValueError("config.readout_list: a list of 1..64 OBIS codes")
+        for k, code in enumerate(rl):
+            try:
+                parse(code)
+            except ValueError as e:
+                raise ValueError("config.readout_list[%d]: %s" % (k, e))
+        x = d["readout_history"]
+        if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x <= DEPTH:
+            raise ValueError("config.readout_history: 0..%d billing stops" % DEPTH)
         from .display.lists import check as check_lists
 
         check_lists(d["display_auto"], d["display_manual"], d["phases"])

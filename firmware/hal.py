@@ -37,7 +37,16 @@ Inputs (optional; the module terminals I/O 1 and I/O 2, DD code)
 
 Power-fail input (optional)
     value()     -> 1 while the supply is failing (hold-up time left for one save)
-Port: read(n) / write(buf) / any().
+
+Optical port (optional; the IR transceiver's UART, TCP in the simulator)
+    any(), read(n), write(buf), set_format(baud, bits, parity), ms(): see
+    comms/iec62056.py
+
+LCD (optional): width, show(frame, now_ms) (display/lcd.py Frame; display/ht1621.py,
+    display/oled.py, display/textlcd.py). Button (optional): value(), 0 while pressed.
+Relay (optional, 162 with breaker): value() 1 = connected.
+Seal (optional): value() 1 while the verification seal is open (legal writes allowed).
+Magnet (optional): value() 1 while a magnetic field is detected (status indicator).
 """
 
 
@@ -46,7 +55,7 @@ class Board:
 
     def __init__(self, name, sampler=None, clock=None, led=None, s0=None, flash=None,
                  optical=None, lcd=None, button=None, relay=None, inputs=None, power=None,
-                 led_q=None, power_fail=None):
+                 led_q=None, power_fail=None, seal=None, magnet=None):
         self.name = name
         self.sampler = sampler
         self.clock = clock
@@ -62,6 +71,8 @@ class Board:
         self.power = power
         self.led_q = led_q  # reactive-energy LED (imp/kvarh)
         self.power_fail = power_fail
+        self.seal = seal
+        self.magnet = magnet
 
 
 SYSTEM_KEYS = ("v", "i", "v_lsb", "i_lsb", "v_bias", "i_bias", "skew")

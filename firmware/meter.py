@@ -43,14 +43,7 @@ class Meter:
         else:
             self.engine = None
             self.m = Measurement(src.nsys)
-        w = cfg.pulse_ms
-        self.led_p = PulseOutput(board.led, cfg.led_imp_kwh, w, cfg.led_idle_on) \
-            if board.led is not None and cfg.led_imp_kwh else None
-        self.led_q = PulseOutput(board.led_q, cfg.led_imp_kvarh, w, cfg.led_idle_on) \
-            if getattr(board, "led_q", None) is not None and cfg.led_imp_kvarh else None
-        self.s0 = PulseOutput(board.s0, cfg.s0_imp_kwh, w) \
-            if board.s0 is not None and cfg.s0_imp_kwh else None
-        self.outputs = [o for o in (self.led_p, self.led_q, self.s0) if o is not None]
+        self._outputs()
         self.errors = 0  # measurement periods rejected by the registers (logged later)
         self.persist = None
         self.max_step = 1        # phasor fidelity: longest step in seconds (sim only)
@@ -66,11 +59,30 @@ class Meter:
             self.persist.mount()
             self.logbook.on_event = self.persist.log
         self.display = Display(self, board.lcd, board.button, board.clock.ticks_ms())
+        self.optical = None
+        if getattr(board, "optical", None) is not None:
+            from .comms.hdlc import Hdlc
+            from .comms.iec62056 import Optical
+            from .comms.programming import Commands
+
+            self.optical = Optical(self, board.optical, Commands(self), Hdlc())
 
     @property
     def data_lost(self):
         """The LCD status indication: stored data was found corrupt or unusable."""
         return self.persist is not None and self.persist.data_lost
+
+    def _outputs(self):
+        cfg = self.cfg
+        board = self.board
+        w = cfg.pulse_ms
+        self.led_p = PulseOutput(board.led, cfg.led_imp_kwh, w, cfg.led_idle_on) \
+            if board.led is not None and cfg.led_imp_kwh else None
+        self.led_q = PulseOutput(board.led_q, cfg.led_imp_kvarh, w, cfg.led_idle_on) \
+            if getattr(board, "led_q", None) is not None and cfg.led_imp_kvarh else None
+        self.s0 = PulseOutput(board.s0, cfg.s0_imp_kwh, w) \
+            if board.s0 is not None and cfg.s0_imp_kwh else None
+        self.outputs = [o for o in (self.led_p, self.led_q, self.s0) if o is not None]
 
     # -- main loop ---------------------------------------------------------------------
     def step(self):
@@ -129,8 +141,63 @@ class Meter:
         return v
 
     def ui(self, now_ms):
-        """The display and the push button (main loop, outside interrupts)."""
+        """The display, the push button and the optical port (main loop, outside
+        interrupts)."""
         self.display.update(now_ms)
+        if self.optical is not None:
+            self.optical.poll()
+
+    def configure(self, cfg):
+        """Take a new, validated configuration while running (the optical port's W1):
+        every part that depends on a changed setting is rebuilt or told; the registers,
+        logs and maxima carry on. The configuration is kept in the store."""
+        old = self.cfg
+        for k in ("creep_current", "creep_power"):
+            if cfg.data[k] == old.data[k]:
+                setattr(cfg, k, getattr(old, k))   # a value the board set at start
+        changed = [k for k in cfg.data if cfg.data[k] != old.data[k]]
+        self.cfg = cfg
+        lb = self.logbook
+        lb.cfg = cfg
+        now = self.clock.now()
+        for k in changed:
+            if k in ("gmt", "dst"):
+                from .time.zone import Zone
+
+                lb.zone = Zone(cfg.gmt, cfg.dst)
+                lb.next_stop = 0
+            elif k in ("billing_day", "billing_interval"):
+                lb.next_stop = 0
+            elif k in ("tariff_table", "tariff_control", "dd"):
+                from .energy.tariffs import TariffControl
+
+                lb.tariffs = TariffControl(cfg.tariff_control, cfg.tariff_table, cfg.dd)
+            elif k == "period":
+                lb.set_period(cfg.period, now)
+            elif k == "threshold_kw":
+                lb.demand.threshold_mw = int(cfg.threshold_kw * 1e6)
+            elif k == "max_demand":
+                lb.demand.acc_tariff = cfg.max_demand
+        if "ct" in changed or "vt" in changed:
+            oldct = self.registers.ct[0]
+            self.registers.set_ratio(cfg.ct, cfg.vt)
+            if self.persist is not None:
+                from .logs.events import CT_CHANGED
+
+                self.persist.log(CT_CHANGED, oldct, cfg.ct[0])
+        if self.engine is not None:
+            self.engine.creep_current = cfg.creep_current
+            self.engine.creep_power = cfg.creep_power
+        if [k for k in changed if k in ("s0_imp_kwh", "pulse_ms", "led_imp_kwh",
+                                        "led_imp_kvarh", "led_idle_on")]:
+            self._outputs()
+        if self.persist is not None:
+            self.persist.configure(cfg)
+        d = self.display
+        self.display = Display(self, d.lcd, d.button, self.clock.ticks_ms())
+        self.display.on_long = d.on_long
+        if self.optical is not None:
+            self.optical.configure(cfg)
 
     def tick(self, now_ms):
         for o in self.outputs:

@@ -74,3 +74,14 @@ def date(y, m, d, width=8):
 def clock(hh, mm, ss, width=8):
     """hh-mm-ss in the value field (the glass has no colons; the unit says hh:mm:ss)."""
     return _right("%s-%s-%s" % (two(hh), two(mm), two(ss)), width), 0
+
+
+def plain(value, scale, decimals, width=16, wrap=False, pad=0):
+    """The number as text with its point ('00012345.6'), by the same rule (readout)."""
+    text, dots = number(value, scale, decimals, width, wrap, pad)
+    out = ""
+    for k in range(width):
+        out += text[k]
+        if dots >> k & 1:
+            out += "."
+    return out.strip()

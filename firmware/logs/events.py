@@ -16,11 +16,18 @@ CT_CHANGED = 8        # a: old CT primary, b: new CT primary (secondary 5 A or 1
 STORE_ERROR = 9       # a: area index: a write failed (flash error)
 CLOCK_SET = 10        # a: old UTC, b: new UTC
 BILLING_STOP = 11     # a: stop number, b: flags (logs/billing.py: LATE, EXTERNAL)
+PASSWORD = 12         # optical port P1: a: 1 accepted, 0 refused; b: refusals in a row
+LOCKED = 13           # a: refusals in a row, b: seconds P1 is refused from now
+WRITE_REFUSED = 14    # a: setting (comms/programming.py SETTINGS index), b: why
+#                       (1 the verification seal is closed, 2 not writable, 3 bad value)
+WRITE = 256           # W1 accepted: code WRITE + setting index; a: old, b: new value
+#                       (numbers as they are, texts/lists/tables as their CRC-32)
 
 NAMES = {POWER_UP: "power up", POWER_DOWN: "power down", TORN_WRITE: "torn write",
          CORRUPT: "corrupt records", RESTORE_FAILED: "restore failed",
          STATUS_CLEARED: "status cleared", CONFIG: "configuration", CT_CHANGED: "CT ratio",
-         STORE_ERROR: "store error", CLOCK_SET: "clock set", BILLING_STOP: "billing stop"}
+         STORE_ERROR: "store error", CLOCK_SET: "clock set", BILLING_STOP: "billing stop",
+         PASSWORD: "password", LOCKED: "password lockout", WRITE_REFUSED: "write refused"}
 
 # events that mean data may have been lost (the LCD status indication)
 LOSS = (CORRUPT, RESTORE_FAILED)

@@ -223,6 +223,33 @@ class Logbook:
             self.repeat_until = max(self.repeat_until, old)
         self.last = new
 
+    def set_period(self, code, utc):
+        """A new integration period (code E) while running: the open demand period is
+        closed, the open load-profile interval closed early (SHORT); both go on with the
+        new period. The maxima, counters and thresholds carry over."""
+        new = schedule.period_s(code)
+        if new == self.period:
+            return
+        d = self.demand
+        if d.end is not None:
+            d.tick(d.end)
+        nd = Demand(new, d.tariffs, d.threshold_mw, d.acc_tariff)
+        for k in ("last_p", "last_q", "pmax", "qmax", "tmax", "pmax_acc", "qmax_acc",
+                  "over", "closed"):
+            setattr(nd, k, getattr(d, k))
+        self.demand = nd
+        p = self.profile
+        if p is not None:
+            if self.interval_end:
+                st = self.status | SHORT
+                if self.zone.summer(utc):
+                    st |= DST
+                p.close(utc, self._wh(), st)
+                self.interval_end = schedule.period_end(utc + 1, new)
+                self.status = SHORT
+            p.period = new
+        self.period = new
+
     # -- stepping ----------------------------------------------------------------------
     def next_boundary(self, utc):
         """Seconds from `utc` to the next point where something happens (period end,

@@ -41,6 +41,24 @@ class Persistence:
         self.boot = {}          # area -> (torn, corrupt) from the mount
         self.restored = None    # sequence number of the register record in use
 
+    def configure(self, cfg):
+        """A new configuration while running: the display steps that trigger saves
+        follow it, and both parts are kept in the store (JSON, as at first start)."""
+        import json
+
+        self.cfg = cfg
+        self.step = resolution.energy_display(cfg, True)[0]
+        self.step_secondary = resolution.energy_display(cfg, False)[0]
+        legal, settings = cfg.split()
+        for area, part in (("legal", legal), ("settings", settings)):
+            text = json.dumps(part).encode()
+            try:
+                if self.store.get(area) != text:
+                    self.store.put(area, text)
+            except OSError:
+                self.errors += 1
+        self.save()
+
     # -- events ------------------------------------------------------------------------
     def log(self, code, a=0, b=0):
         try:
