@@ -44,7 +44,7 @@ class Port:
 
     def read(self, n):
         b = bytes(self.rx[:n])
-        del self.rx[:n]
+        self.rx = self.rx[n:]          # (MicroPython's bytearray has no slice deletion)
         return b
 
     def write(self, buf):

@@ -49,13 +49,13 @@ def start(m, how):
     if how == "idle":
         return opt, port
     port.send(b"/?!\r\n")
-    until(opt, port, lambda p: p.received().endswith(b"\r\n"))
+    until(opt, port, lambda p: p.received().endswith(b"\r\n"), step=50)
     if how in ("prog", "prog_auth"):
         port.send(option("0", "5", "1"))
         run(opt, port, 1300, 50)
         if how == "prog_auth":
             port.send(command("P", "1", "(00000000)"))
-            until(opt, port, lambda p: p.received().endswith(bytes((ACK,))))
+            until(opt, port, lambda p: p.received().endswith(bytes((ACK,))), step=50)
     elif how == "hdlc":
         port.send(option("2", "5", "2"))
         run(opt, port, 50, 50)
@@ -102,7 +102,7 @@ def any_input_in_any_state(how, script):
     assert len(port.received()) < 200000
     port.take()
     port.send(b"/?!\r\n")
-    until(opt, port, lambda p: p.received().endswith(b"\r\n"))
+    until(opt, port, lambda p: p.received().endswith(b"\r\n"), step=50)
     assert port.take() == b"/MPM5\\2mpmeter162\r\n"
     STATS["examples"] += 1
 
