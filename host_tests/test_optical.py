@@ -313,3 +313,31 @@ def test_garbage_then_a_clean_sign_on(meter):
     port.take()
     _t, ident = sign_on(opt, port)
     assert ident == b"/MPM5\\2mpmeter162\r\n"
+
+
+# -- mode E ----------------------------------------------------------------------------
+def test_mode_e_hands_the_line_to_hdlc_and_back(meter):
+    from test_hdlc import DISC, P, SNRM, UA, frame, parse
+
+    m, _ = meter
+    opt, port = fresh(m)
+    sign_on(opt, port)
+    port.send(option("2", "5", "2"))           # V=2 HDLC procedure, Y=2 binary mode
+    run(opt, port, 20)
+    assert port.format == (9600, 8, None) and opt.state == iec62056.HDLC
+    port.send(frame(SNRM | P))
+    run(opt, port, 20)
+    ua = parse(port.take())
+    assert ua["ctl"] & ~P == UA
+    port.send(frame(DISC | P))
+    run(opt, port, 20)
+    assert parse(port.take())["ctl"] & ~P == UA
+    run(opt, port, 20)
+    assert opt.state == iec62056.IDLE and port.format == (300, 7, "E")
+    # a mode-E session that goes quiet returns to idle after IDLE_MS
+    opt, port = fresh(m)
+    sign_on(opt, port)
+    port.send(option("2", "5", "2"))
+    run(opt, port, 20)
+    run(opt, port, iec62056.IDLE_MS + 100, 500)
+    assert opt.state == iec62056.IDLE

@@ -3,8 +3,10 @@
 Hdlc() is handed the line by comms/iec62056.py after the option select V=2 Y=2 (8N1):
     reset()   a fresh link: disconnected (NDM), nothing buffered, done False
     feed(b)   one received byte (int); returns the bytes to send now, or None
-    gap()     the line was silent longer than the inter-octet time-out: a partial
-              frame is abandoned (optional; framing also resynchronises on flags)
+    gap()     the line was silent longer than the inter-octet time-out: the frame in
+              progress is abandoned and what it held after a flag is parsed again
+              (returns like feed; optional: framing also resynchronises on flags, but
+              a header-like burst of noise holds up parsing until its length is reached)
     done      True once a DISC ended the link: the optical port returns to idle
     connected True between SNRM/UA and DISC
     max_tx, max_rx  negotiated longest information field sent / accepted (128 default)
@@ -144,26 +146,40 @@ class Hdlc:
         self._r = 0                # bytes buf[_r:_end] wait to be parsed again
         self._end = 0
 
+    def feed(self, b):
+        try:
+            return self._drain(self._step(b & 0xFF))
+        except Exception:      # defensive only: the meter must outlive any line noise
+            self._lost()
+            return None
+
     def gap(self):
+        try:
+            out = None
+            while self._st == _FRAME and self._n:
+                self._fail()
+                out = self._drain(out)
+            return out
+        except Exception:
+            self._lost()
+            return None
+
+    def _lost(self):
+        self.errors += 1
         self._st = _HUNT
         self._n = 0
         self._r = self._end = 0
 
-    def feed(self, b):
-        try:
-            out = self._step(b & 0xFF)
-            buf = self._buf
-            while self._r < self._end:
-                r = self._r
-                self._r = r + 1
-                o = self._step(buf[r])
-                if o:
-                    out = o if out is None else out + o
-            return out
-        except Exception:      # defensive only: the meter must outlive any line noise
-            self.errors += 1
-            self.gap()
-            return None
+    def _drain(self, out):
+        """Parse again the bytes a discarded candidate left (see _fail)."""
+        buf = self._buf
+        while self._r < self._end:
+            r = self._r
+            self._r = r + 1
+            o = self._step(buf[r])
+            if o:
+                out = o if out is None else out + o
+        return out
 
     # --- framing ---------------------------------------------------------------
 

@@ -50,6 +50,7 @@ SELECT_MS = 1000
 OPTION_MS = 1500
 CHAR_MS = 1500
 IDLE_MS = 120000
+GAP_MS = 100              # mode E: silence that ends a partial HDLC frame
 MAX_REQUEST = 40
 MAX_MSG = 1100
 
@@ -216,8 +217,13 @@ class Optical:
         st = self.state
         if st == HDLC:
             h = self.hdlc
-            if h is None or h.done or _diff(now, self._rx_ms) >= IDLE_MS:
+            quiet = _diff(now, self._rx_ms)
+            if h is None or h.done or quiet >= IDLE_MS:
                 self._restart(now)
+            elif quiet >= GAP_MS:
+                out = h.gap()               # a frame cut short: resynchronise on flags
+                if out:
+                    self.port.write(out)
             return
         if self.buf and _diff(now, self._rx_ms) >= CHAR_MS:
             self.buf = bytearray()       # an incomplete message: dropped
