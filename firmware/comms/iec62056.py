@@ -132,7 +132,7 @@ class Optical:
         self._out = None         # iterator of byte chunks being sent
         self._due = 0            # ms when the pending output may start
         self._after = None       # what to do when the output is out
-        self._started = False
+        self._chunk = None
         self._last = None        # f() -> chunks of the last answer (NAK repeats it)
         self._gen = getattr(port, "generation", 0)
         self.sessions = 0        # sign-ons answered
@@ -149,32 +149,44 @@ class Optical:
     # -- output --------------------------------------------------------------------------
     def _send(self, chunks, now, delay, after=None, last=None):
         self._out = iter(chunks)
+        self._chunk = None       # the next chunk, fetched ahead
         self._due = now + delay
         self._after = after
-        self._started = False
         if last is not None:
             self._last = last
+
+    def _fetch(self, now):
+        """The next chunk of the answer, or None when it is complete (then the answer is
+        over at once: an HHU may reply in the same poll)."""
+        try:
+            return next(self._out)
+        except StopIteration:
+            pass
+        except Exception:            # a reader failed mid-answer: end the session
+            self.dropped += 1
+            self._out = None
+            self._after = None
+            self._restart(now)
+            return None
+        self._out = None
+        after = self._after
+        self._after = None
+        if after is not None:
+            after(now)
+        return None
 
     def _pump(self, now):
         if self._out is None or _diff(now, self._due) < 0:
             return
-        self._started = True
-        try:
-            chunk = next(self._out)
-        except StopIteration:
-            self._out = None
-            after = self._after
-            self._after = None
-            if after is not None:
-                after(now)
-            return
-        except Exception:            # a reader failed mid-answer: end the session
-            self._out = None
-            self._after = None
-            self.dropped += 1
-            self._restart(now)
-            return
+        chunk = self._chunk
+        if chunk is None:
+            chunk = self._fetch(now)
+            if chunk is None:
+                return
         self.port.write(chunk)
+        self._chunk = None
+        if self._out is not None:
+            self._chunk = self._fetch(now)    # look ahead: ends the answer right away
 
     @property
     def busy(self):
@@ -196,12 +208,12 @@ class Optical:
     def poll(self):
         port = self.port
         now = port.ms()
+        n = port.any()               # (a TCP port accepts a new client here)
         gen = getattr(port, "generation", 0)
         if gen != self._gen:
             self._gen = gen
             self._restart(now)
         self._pump(now)
-        n = port.any()
         if n:
             data = port.read(n)
             if data:
