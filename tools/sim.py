@@ -3,9 +3,12 @@
     python tools/sim.py [--scenario FILE] [--runtime micropython|cpython] [--speed N|max]
                         [--fidelity waveform|phasor] [--adc rp2040|ads131m08]
                         [--state DIR] [--report FILE.json] [--no-ansi] [--quiet]
+                        [--optical tcp:127.0.0.1:PORT] [--hold]
 
 The default runtime is the MicroPython unix port (the embedded default); the
 scenario is checked here first so a bad file gets a clear error either way.
+SIGTERM or SIGINT sent to this process reaches the MicroPython child as one SIGINT (the
+unix port has no SIGTERM handler): with --hold the simulator then exits 0.
 """
 
 import argparse
@@ -48,6 +51,10 @@ def build_parser():
     p.add_argument("--config", default=None, help="JSON of config overrides")
     p.add_argument("--cal", default=None, help="JSON list of calibrations per system")
     p.add_argument("--refresh-ms", type=int, default=250, help="display refresh, real ms")
+    p.add_argument("--optical", default=None, help="tcp:127.0.0.1:PORT: the optical port "
+                   "(IEC 62056-21) on a loopback TCP port")
+    p.add_argument("--hold", action="store_true", help="after the scenario, keep serving "
+                   "the optical port until SIGTERM/SIGINT (then exit 0)")
     p.add_argument("--heap", default=SIM_HEAP, help="MicroPython heap (default %s)" % SIM_HEAP)
     return p
 
@@ -56,14 +63,57 @@ def forward(a):
     out = ["--scenario", a.scenario, "--speed", str(a.speed), "--fidelity", a.fidelity,
            "--seed", str(a.seed), "--refresh-ms", str(a.refresh_ms)]
     for flag, val in (("--adc", a.adc), ("--state", a.state), ("--report", a.report),
-                      ("--config", a.config), ("--cal", a.cal), ("--cut", a.cut)):
+                      ("--config", a.config), ("--cal", a.cal), ("--cut", a.cut),
+                      ("--optical", a.optical)):
         if val:
-            out += [flag, os.path.abspath(val) if flag not in ("--adc", "--cut") else val]
+            path = flag not in ("--adc", "--cut", "--optical")
+            out += [flag, os.path.abspath(val) if path else val]
     for flag, on in (("--no-noise", a.no_noise), ("--no-ansi", a.no_ansi),
-                     ("--quiet", a.quiet), ("--coarse", a.coarse)):
+                     ("--quiet", a.quiet), ("--coarse", a.coarse), ("--hold", a.hold)):
         if on:
             out.append(flag)
     return out
+
+
+def run_child(cmd, env):
+    """Run the MicroPython simulator. SIGTERM here becomes a SIGINT there (its
+    KeyboardInterrupt: --hold ends with exit 0); a SIGINT here (Ctrl-C reaches the child
+    itself through the terminal) is passed on only if the child still runs a second
+    later. Returns the child's exit code."""
+    import signal
+    import time
+
+    child = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    got = {}                            # signal -> when it arrived here
+
+    def note(signum, frame):
+        got.setdefault(signum, time.monotonic())
+
+    old = [(s, signal.signal(s, note)) for s in (signal.SIGTERM, signal.SIGINT)]
+    sent = None
+    try:
+        while True:
+            try:
+                return child.wait(timeout=0.05 if got and sent is None else 0.5)
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if sent is None and (signal.SIGTERM in got or
+                                 now - got.get(signal.SIGINT, now) > 1.0):
+                sent = now
+                try:
+                    child.send_signal(signal.SIGINT)
+                except OSError:
+                    pass                # it has just ended
+            elif sent is not None and now - sent > 10:
+                child.kill()            # did not stop on SIGINT: stop it for good
+                return child.wait()
+    finally:
+        for s, h in old:
+            signal.signal(s, h)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
 
 def main(argv=None):
@@ -88,7 +138,7 @@ def main(argv=None):
     if a.runtime == "micropython":
         env = dict(os.environ, MICROPYPATH=".frozen:.")
         cmd = [micropython_exe(), "-X", "heapsize=" + a.heap, "boards/sim/main.py"] + args
-        return subprocess.call(cmd, cwd=ROOT, env=env)
+        return run_child(cmd, env)
     os.chdir(ROOT)
     sys.path.insert(0, os.path.join(ROOT, "host_tests", "compat"))
     import micropython  # noqa: F401  (compat shim: viper annotations under CPython)

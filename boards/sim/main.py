@@ -64,7 +64,28 @@ def parse(argv):
     p.add_argument("--coarse", action="store_true")
     p.add_argument("--cut", default="", help="test aid: N:K cuts the power at byte K of "
                    "flash operation N of this run (exit code 3, like pulling the plug)")
+    p.add_argument("--optical", default="", help="tcp:HOST:PORT serves the optical port "
+                   "on a loopback TCP port (HOST 127.0.0.1 or localhost)")
+    p.add_argument("--hold", action="store_true", help="after the scenario, keep serving "
+                   "the optical port until interrupted (SIGINT; SIGTERM via tools/sim.py)")
     return p.parse_args(argv)
+
+
+def parse_optical(text):
+    """(host, port) of --optical tcp:HOST:PORT (loopback only); ValueError naming the part."""
+    parts = text.split(":")
+    if len(parts) != 3 or parts[0] != "tcp":
+        raise ValueError("--optical: tcp:HOST:PORT, got %r" % text)
+    if parts[1] not in ("127.0.0.1", "localhost"):
+        raise ValueError("--optical: HOST must be 127.0.0.1 or localhost (loopback only), "
+                         "got %r" % parts[1])
+    try:
+        port = int(parts[2])
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise ValueError("--optical: PORT must be 1..65535, got %r" % parts[2])
+    return "127.0.0.1", port
 
 
 def _speed(text):
@@ -103,29 +124,47 @@ def open_store(path):
     return dev, Store(dev)   # mounted by the caller (after a --cut is armed)
 
 
-def sync_config(store, cfg, path):
-    """First run: keep the configuration in the store. Later runs: the legal part must
-    match (it is sealed); a changed non-legal part is saved and logged."""
+def sync_config(store, cfg, path, given=None):
+    """(config, settings changed). First run: the configuration goes into the store.
+    Later runs: the meter's own configuration is the one in the store (the optical port
+    may have changed it); the legal part asked for must match it (it is sealed), except
+    the legal settings the port writes with the seal open (comms/programming.py) when
+    --config does not name them. With --config (`given`: its overrides) the non-legal
+    settings asked for replace the stored ones."""
+    from mpmeter.comms.programming import SETTINGS
+
     legal, settings = cfg.split()
     kept = store.get("legal")
     if kept is None:
         store.put("legal", json.dumps(legal).encode())
         store.put("settings", json.dumps(settings).encode())
-        return False
+        return cfg, False
     try:
         kept = json.loads(kept)
+        old = store.get("settings")
+        kept_set = json.loads(old) if old is not None else {}
     except ValueError:
-        raise ValueError("--state %s: the stored legal configuration is not readable" % path)
+        raise ValueError("--state %s: the stored configuration is not readable" % path)
     for k in sorted(legal):
-        if kept.get(k) != legal[k]:
+        if kept.get(k) != legal[k] and (k not in SETTINGS or (given and k in given)):
             raise ValueError("--state %s: legal setting %s is %r in this meter, %r asked "
                              "(a sealed setting; use another state directory)"
                              % (path, k, kept.get(k), legal[k]))
-    old = store.get("settings")
-    if old is None or json.loads(old) != settings:
-        store.put("settings", json.dumps(settings).encode())
-        return True
-    return False
+    d = dict(legal)
+    d.update(kept)
+    d.update(settings if given else kept_set)
+    d.pop("profile", None)
+    for k in list(d):
+        if k not in cfg.data:
+            del d[k]                       # a setting an older firmware kept
+    try:
+        new = Config(cfg.profile, d)
+    except ValueError as e:
+        raise ValueError("--state %s: the stored configuration: %s" % (path, e))
+    changed = bool(given) and kept_set != new.split()[1]
+    if changed:
+        store.put("settings", json.dumps(new.split()[1]).encode())
+    return new, changed
 
 
 def logbook_report(meter):
@@ -194,6 +233,8 @@ def report(meter, board, sc, args, wall_ms):
         out["pulses"]["led_active"]["pin_rises"] = board.led.rises
     if board.s0 is not None and "s0" in out["pulses"]:
         out["pulses"]["s0"]["pin_rises"] = board.s0.rises
+    if board.optical is not None and hasattr(board.optical, "counters"):
+        out["optical"] = board.optical.counters()
     return out
 
 
@@ -207,17 +248,19 @@ def run(argv):
     cfg = Config(sc["profile"], overrides)
     board = make_board(cfg, sc, args.fidelity, args.adc or None, args.seed,
                        not args.no_noise)
+    if args.optical:
+        from boards.sim.optical import TcpPort
+
+        host, port = parse_optical(args.optical)
+        board.optical = TcpPort(host, port)
+        print("optical port: tcp %s:%d" % (host, port))
+        _flush()
     cals = None
     if args.cal:
         raw = _load_json(args.cal, "--cal")
         if not isinstance(raw, list):
             raise ValueError("--cal: a list with one object per measuring system")
         cals = [Calibration.from_dict(c) for c in raw]
-    if board.sampler is not None and "creep_power" not in overrides:
-        # the board's converter sets how low the meter can go (see README: starting current)
-        rec = getattr(board.sampler, "creep_power", None)
-        if rec:
-            cfg.creep_power = max(cfg.creep_power, rec)
     store = None
     if args.state:
         dev, store = open_store(args.state)
@@ -228,13 +271,20 @@ def run(argv):
             except ValueError:
                 raise ValueError("--cut: N:K (flash operation, byte), got %r" % args.cut)
         store.mount()
-        changed = sync_config(store, cfg, args.state)
+        cfg, changed = sync_config(store, cfg, args.state,
+                                   overrides if args.config else None)
     elif args.cut:
         raise ValueError("--cut needs --state DIR")
+    if board.sampler is not None and cfg.data["creep_power"] is None:
+        # the board's converter sets how low the meter can go (see README: starting current)
+        rec = getattr(board.sampler, "creep_power", None)
+        if rec:
+            cfg.creep_power = max(cfg.creep_power, rec)
     meter = Meter(board, cfg, cals, store)
     if store is not None and changed:
         from mpmeter.logs import events
         meter.persist.log(events.CONFIG, 0)
+    optical_poll = throttle_optical(meter) if not speed else None
     term = None if args.quiet else Terminal(sys.stdout, not args.no_ansi)
     title = "mpmeter sim  profile %s  %s/%s  speed %s" % (sc["profile"], args.fidelity,
                                                           board.adc, args.speed)
@@ -280,7 +330,79 @@ def run(argv):
         meter.power_down()   # orderly: the simulator's supply is switched off
     if args.report:
         write_report(args.report, report(meter, board, sc, args, wall), meter)
+    if optical_poll is not None:
+        meter.optical.poll = optical_poll       # the port's own pace again
+    if args.hold:
+        hold(meter)
     return 0
+
+
+POLL_BLOCKS = 8       # sample blocks between two looks at the real clock
+POLL_MS = 2           # real milliseconds between two polls of the optical port
+
+
+def throttle_optical(meter):
+    """With --speed max, poll the optical port at most every POLL_MS of real time while
+    the samples run (meter.ui polls it after every block: a poll per 20 ms block of the
+    162 costs 11..15 % of the run, this ~3 %). Returns the port's own poll (None: no
+    optical port); hold() uses that one."""
+    opt = getattr(meter, "optical", None)
+    if opt is None:
+        return None
+    real = opt.poll
+    st = [0, _ms()]
+
+    def poll():
+        st[0] += 1
+        if st[0] < POLL_BLOCKS:
+            return
+        st[0] = 0
+        t = _ms()
+        if _diff_ms(t, st[1]) >= POLL_MS:
+            st[1] = t
+            real()
+
+    opt.poll = poll
+    return real
+
+
+def _diff_ms(a, b):
+    if MICRO:
+        return time.ticks_diff(a, b)
+    return a - b
+
+
+def _flush():
+    try:
+        sys.stdout.flush()
+    except AttributeError:
+        pass
+
+
+def hold(meter):
+    """Serve the optical port after the scenario (the registers stay as they ended) until
+    KeyboardInterrupt (SIGINT; CPython: SIGTERM too). Returns normally."""
+    stop = []
+    if not MICRO:
+        import signal
+
+        def _term(signum, frame):
+            stop.append(signum)
+
+        signal.signal(signal.SIGTERM, _term)
+    print("mpmeter sim: holding (the scenario has ended)")
+    _flush()
+    opt = getattr(meter, "optical", None)
+    try:
+        while not stop:
+            if opt is not None:
+                opt.poll()
+            _sleep_ms(2)
+    except KeyboardInterrupt:
+        pass
+    port = meter.board.optical
+    if port is not None and hasattr(port, "close"):
+        port.close()
 
 
 def main(argv):
@@ -294,6 +416,9 @@ def main(argv):
     except PowerCut:
         print("mpmeter sim: power cut during a flash write (--cut)")
         return EXIT_POWER_CUT
+    except KeyboardInterrupt:
+        print("mpmeter sim: interrupted")
+        return 130
 
 
 if __name__ == "__main__":
