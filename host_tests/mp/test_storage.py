@@ -50,8 +50,10 @@ class TestPersistence(unittest.TestCase):
     def test_saves_at_every_shown_change_and_resumes_exactly(self):
         """162 at 85 A for 20 min: 6.5167 kWh in 0.1 kWh steps = 65 saves."""
         gc.collect()
-        cfg = Config("162")
+        # the RAM stand-in for the flash chip first: 16 KB in one piece, which a board
+        # never allocates (its flash is not in RAM)
         dev = RamFlash(4)
+        cfg = Config("162")
         reg = EnergyRegisters(4000)
         p = Persistence(Store(dev, SMALL), reg, cfg, Clock())
         p.mount()
