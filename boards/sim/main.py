@@ -6,11 +6,11 @@
 
 import json
 import sys
-import time
 
 if "" not in sys.path:
     sys.path.insert(0, "")
 
+from boards.sim import realtime  # noqa: E402
 from boards.sim import scenario as scenario_mod  # noqa: E402
 from boards.sim.board import make_board  # noqa: E402
 from boards.sim.terminal import Terminal, panel, utc_text  # noqa: E402
@@ -25,23 +25,9 @@ EXIT_POWER_CUT = 3
 MICRO = sys.implementation.name == "micropython"
 
 
-def _ms():
-    if MICRO:
-        return time.ticks_ms()
-    return int(time.monotonic() * 1000)
-
-
-def _elapsed(t0):
-    if MICRO:
-        return time.ticks_diff(time.ticks_ms(), t0)
-    return _ms() - t0
-
-
-def _sleep_ms(ms):
-    if MICRO:
-        time.sleep_ms(ms)
-    else:
-        time.sleep(ms / 1000)
+_ms = realtime.ms
+_elapsed = realtime.elapsed
+_sleep_ms = realtime.sleep_ms
 
 
 def parse(argv):
@@ -366,10 +352,7 @@ def throttle_optical(meter):
     return real
 
 
-def _diff_ms(a, b):
-    if MICRO:
-        return time.ticks_diff(a, b)
-    return a - b
+_diff_ms = realtime.diff
 
 
 def _flush():

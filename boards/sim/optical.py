@@ -30,7 +30,8 @@ Runs on the MicroPython unix port (`socket`, `select`) and on CPython.
 import select
 import socket
 import sys
-import time
+
+from boards.sim import realtime
 
 MICRO = sys.implementation.name == "micropython"
 LOOPBACK = "127.0.0.1"
@@ -42,16 +43,8 @@ _EAGAIN = (11, 35)      # EAGAIN / EWOULDBLOCK (Linux, BSD)
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0x4000 if sys.platform == "linux" else 0)
 
 
-def ms():
-    if MICRO:
-        return time.ticks_ms()
-    return int(time.monotonic() * 1000)
-
-
-def _elapsed(t0):
-    if MICRO:
-        return time.ticks_diff(time.ticks_ms(), t0)
-    return ms() - t0
+ms = realtime.ms
+_elapsed = realtime.elapsed
 
 
 def _errno(e):

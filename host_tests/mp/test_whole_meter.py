@@ -20,9 +20,9 @@ T0 = 1772319600            # 2026-03-01 00:00 local (CET) = 2026-02-28 23:00 UTC
 
 
 class Clock:
-    def __init__(self, src):
+    def __init__(self, src, t0=T0):
         self.src = src
-        self.start = T0
+        self.start = t0
 
     def now(self):
         return self.start + self.src.t

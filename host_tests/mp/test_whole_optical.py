@@ -17,39 +17,9 @@ from mpmeter.config import Config  # noqa: E402
 from mpmeter.hal import Board  # noqa: E402
 from mpmeter.meter import Meter  # noqa: E402
 from mpmeter.storage.store import REGION_BLOCKS, Store  # noqa: E402
+from test_whole_meter import Clock, Power  # noqa: E402  (2.3 kW phasor source)
 
 T0 = 1764144000            # 2025-11-26 08:00 UTC
-
-
-class Clock:
-    def __init__(self, src):
-        self.src = src
-        self.start = T0
-
-    def now(self):
-        return self.start + self.src.t
-
-    def ticks_ms(self):
-        return self.src.t * 1000
-
-    def set(self, utc):
-        self.start += utc - self.now()
-
-
-class Power:
-    fs = 4000
-    nsys = 1
-
-    def __init__(self, seconds):
-        self.t = 0
-        self.end = seconds
-
-    def read(self, max_s=1):
-        if self.t >= self.end:
-            return None
-        n = min(max_s, self.end - self.t)
-        self.t += n
-        return n, [(2300.0, 0.0, 230.0, 10.0)], 50.0
 
 
 def ended(p):
@@ -65,7 +35,7 @@ class TestOptical(unittest.TestCase):
         try:
             src = Power(2 * 3600)
             port = Port()
-            board = Board("mp-test", clock=Clock(src), power=src, optical=port)
+            board = Board("mp-test", clock=Clock(src, T0), power=src, optical=port)
             m = Meter(board, Config("162", {"serial": 42}), None,
                       Store(FileFlash(path, REGION_BLOCKS)))
             m.coarse = True
