@@ -229,3 +229,16 @@ def decode_pdc6x1(ram):
         text += _READ.get(byts[i] & 0x7F, "?")
     bars = (bool(byts[2] & 0x80), bool(byts[1] & 0x80), bool(byts[0] & 0x80))
     return text, bars
+
+
+def frame(value="      ", dots=0, ident="", mains=(0,), since=0):
+    """A 6-wide LCD frame for the PDC-6X1 tests (firmware/display/lcd.py Frame)."""
+    from mpmeter.display.lcd import Frame
+
+    f = Frame(width=6)
+    f.value = value
+    f.dots = dots
+    f.ident = ident
+    f.mains = mains
+    f.since = since
+    return f

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ht1621_model import HT1621Model, decode_pdc6x1
+from ht1621_model import HT1621Model, decode_pdc6x1, frame
 from mpmeter.display import field, glass_pdc6x1
 from mpmeter.display.ht1621 import HT1621
 from mpmeter.display.lcd import BLINK, OFF, ON, Frame
@@ -25,14 +25,6 @@ def lcd(chip):
     return d
 
 
-def frame(value="      ", dots=0, ident="", mains=(OFF,), since=0):
-    f = Frame(width=6)
-    f.value = value
-    f.dots = dots
-    f.ident = ident
-    f.mains = mains
-    f.since = since
-    return f
 
 
 def seen(chip):

@@ -7,21 +7,13 @@ if "host_tests" not in sys.path:
     sys.path.append("host_tests")
 
 import micropython  # noqa: E402
-from ht1621_model import HT1621Model, decode_pdc6x1  # noqa: E402
+from ht1621_model import HT1621Model, decode_pdc6x1, frame  # noqa: E402
 
 from mpmeter.display import glass_pdc6x1  # noqa: E402
 from mpmeter.display.ht1621 import HT1621  # noqa: E402
-from mpmeter.display.lcd import BLINK, OFF, ON, Frame  # noqa: E402
+from mpmeter.display.lcd import BLINK, OFF, ON  # noqa: E402
 
 
-def _frame(value, dots=0, ident="", mains=(OFF,), since=0):
-    f = Frame(width=6)
-    f.value = value
-    f.dots = dots
-    f.ident = ident
-    f.mains = mains
-    f.since = since
-    return f
 
 
 class _Null:
@@ -45,7 +37,7 @@ class TestHT1621(unittest.TestCase):
         self.assertEqual(bytes(self.chip.ram), bytes(32))
 
     def test_value_ident_and_bars(self):
-        f = _frame("123456", 1 << 3, ident="1.8.0*01", since=100, mains=(ON, BLINK, OFF))
+        f = frame("123456", 1 << 3, ident="1.8.0*01", since=100, mains=(ON, BLINK, OFF))
         self.assertTrue(self.lcd.show(f, 100))
         self.assertEqual(decode_pdc6x1(self.chip.ram), ("180-01", (True, True, False)))
         self.assertTrue(self.lcd.show(f, 2100))
@@ -58,9 +50,9 @@ class TestHT1621(unittest.TestCase):
 
     def test_errors(self):
         with self.assertRaises(ValueError):
-            self.lcd.show(_frame("12x456"), 0)
+            self.lcd.show(frame("12x456"), 0)
         with self.assertRaises(ValueError):
-            self.lcd.show(_frame("123456", 1), 0)  # no point after position 0
+            self.lcd.show(frame("123456", 1), 0)  # no point after position 0
         self.lcd.clear()
         self.assertEqual(bytes(self.chip.ram), bytes(32))
 
