@@ -47,6 +47,8 @@ LCD (optional): width, show(frame, now_ms) (display/lcd.py Frame; display/ht1621
 Relay (optional, 162 with breaker): value() 1 = connected.
 Seal (optional): value() 1 while the verification seal is open (legal writes allowed).
 Magnet (optional): value() 1 while a magnetic field is detected (status indicator).
+Watchdog (optional): feed() (machine.WDT), fed by Meter.ui() from the main loop.
+Reset cause (optional): reset_cause() -> int (machine.reset_cause()), logged at boot.
 """
 
 
@@ -55,7 +57,8 @@ class Board:
 
     def __init__(self, name, sampler=None, clock=None, led=None, s0=None, flash=None,
                  optical=None, lcd=None, button=None, relay=None, inputs=None, power=None,
-                 led_q=None, power_fail=None, seal=None, magnet=None):
+                 led_q=None, power_fail=None, seal=None, magnet=None, wdt=None,
+                 reset_cause=None):
         self.name = name
         self.sampler = sampler
         self.clock = clock
@@ -73,6 +76,8 @@ class Board:
         self.power_fail = power_fail
         self.seal = seal
         self.magnet = magnet
+        self.wdt = wdt
+        self.reset_cause = reset_cause
 
 
 SYSTEM_KEYS = ("v", "i", "v_lsb", "i_lsb", "v_bias", "i_bias", "skew")

@@ -58,6 +58,11 @@ class Meter:
             self.persist = Persistence(store, self.registers, cfg, board.clock, self.logbook)
             self.persist.mount()
             self.logbook.on_event = self.persist.log
+            rc = getattr(board, "reset_cause", None)
+            if rc is not None:
+                from .logs.events import RESET_CAUSE
+
+                self.persist.log(RESET_CAUSE, rc())
         self.display = Display(self, board.lcd, board.button, board.clock.ticks_ms())
         self.optical = None
         if getattr(board, "optical", None) is not None:
@@ -141,11 +146,14 @@ class Meter:
         return v
 
     def ui(self, now_ms):
-        """The display, the push button and the optical port (main loop, outside
-        interrupts)."""
+        """The display, the push button, the optical port and the watchdog (main loop,
+        outside interrupts)."""
         self.display.update(now_ms)
         if self.optical is not None:
             self.optical.poll()
+        wdt = getattr(self.board, "wdt", None)
+        if wdt is not None:
+            wdt.feed()              # the main loop is alive: it got here
 
     def configure(self, cfg):
         """Take a new, validated configuration while running (the optical port's W1):

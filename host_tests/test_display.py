@@ -355,3 +355,4 @@ def test_historical_suffix_range_is_the_billing_depth():
     from mpmeter.logs import billing
 
     assert obis.DEPTH == billing.DEPTH
+

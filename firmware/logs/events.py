@@ -20,6 +20,8 @@ PASSWORD = 12         # optical port P1: a: 1 accepted, 0 refused; b: refusals i
 LOCKED = 13           # a: refusals in a row, b: seconds P1 is refused from now
 WRITE_REFUSED = 14    # a: setting (comms/programming.py SETTINGS index), b: why
 #                       (1 the verification seal is closed, 2 not writable, 3 bad value)
+RESET_CAUSE = 15      # at boot: a: the board's reset cause (machine.reset_cause(): 1 power
+#                       on, 3 watchdog, 5 soft reset ...), b: 0
 WRITE = 256           # W1 accepted: code WRITE + setting index; a: old, b: new value
 #                       (numbers as they are, texts/lists/tables as their CRC-32)
 
@@ -27,7 +29,8 @@ NAMES = {POWER_UP: "power up", POWER_DOWN: "power down", TORN_WRITE: "torn write
          CORRUPT: "corrupt records", RESTORE_FAILED: "restore failed",
          STATUS_CLEARED: "status cleared", CONFIG: "configuration", CT_CHANGED: "CT ratio",
          STORE_ERROR: "store error", CLOCK_SET: "clock set", BILLING_STOP: "billing stop",
-         PASSWORD: "password", LOCKED: "password lockout", WRITE_REFUSED: "write refused"}
+         PASSWORD: "password", LOCKED: "password lockout", WRITE_REFUSED: "write refused",
+         RESET_CAUSE: "reset cause"}
 
 # events that mean data may have been lost (the LCD status indication)
 LOSS = (CORRUPT, RESTORE_FAILED)
