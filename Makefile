@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.stamp
 HEAP    := 192k
 SIMARGS ?= --config boards/sim/configs/day_night.json
 
-.PHONY: sim test bench torture fuzz lint mpy mptest clean venv
+.PHONY: sim test bench torture fuzz lint mpy mptest clean venv deploy repl logs
 
 $(STAMP): requirements.txt tools/fetch_unittest.py
 	$(PY) -m venv $(VENV)
@@ -46,6 +46,21 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) tools/bench.py
+
+# A board over USB (the mpmeter build flashed first: boards/pico/README.md). deploy
+# compiles firmware/ and the board's modules to .mpy and copies them with mpremote, then
+# resets the board; logs prints the meter's event log (and restarts the meter); repl is
+# mpremote's REPL. PORT: a serial device (/dev/ttyACM0) or auto. See tools/deploy.py.
+BOARD   ?= pico
+PORT    ?= auto
+deploy: $(STAMP)
+	$(VPY) tools/deploy.py $(BOARD) $(PORT)
+
+repl: $(STAMP)
+	$(VENV)/bin/mpremote connect $(PORT) repl
+
+logs: $(STAMP)
+	$(VPY) tools/deploy.py --logs $(BOARD) $(PORT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build
