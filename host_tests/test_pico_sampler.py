@@ -13,6 +13,7 @@ from test_accuracy import B_PF1, B_PFX, B_REACT
 
 from boards.pico import adc_dnl
 from boards.pico.sampler import PicoSampler
+from boards.sim.board import SimClock
 from mpmeter.config import Config
 from mpmeter.hal import Board, check_sampler
 from mpmeter.meter import Meter
@@ -302,24 +303,15 @@ def test_model_dma_irq_and_ctrl_packing():
 
 
 # -- (d) accuracy through the real meter -----------------------------------------------------
-class ModelClock:
-    """The meter's clock: the model's microsecond timer (no wall time)."""
+class ModelClock(SimClock):
+    """The meter's clock: the model's microsecond timer (no wall time); now/set/ticks
+    as the simulator's sample-driven clock."""
 
     def __init__(self, chip):
-        self.chip = chip
-        self.start = 1767225600
+        SimClock.__init__(self, chip, 1767225600)
 
     def ms(self):
-        return (self.chip.time_us() - START_US) // 1000
-
-    def ticks_ms(self):
-        return self.ms()
-
-    def now(self):
-        return self.start + self.ms() // 1000
-
-    def set(self, utc):
-        self.start += utc - self.now()
+        return (self.source.time_us() - START_US) // 1000
 
 
 @pytest.mark.parametrize("phi,lim_a", [(0.0, B_PF1), (60.0, B_PFX)], ids=["PF1", "PF0.5L"])

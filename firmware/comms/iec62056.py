@@ -35,6 +35,8 @@ Input is bounded (MAX_MSG bytes): anything longer is dropped with a NAK in progr
 mode, silently at sign-on. Garbage never leaves the idle state; nothing here raises.
 """
 
+from ..display.lists import diff
+
 SOH = 0x01
 STX = 0x02
 ETX = 0x03
@@ -64,11 +66,6 @@ PROG = 2          # programming mode
 HDLC = 3          # mode E: the line belongs to the HDLC handler
 SENDING = 4       # a readout or identification on its way, input ignored
 
-_diff_period = 1 << 30
-
-
-def _diff(a, b):
-    return ((a - b + (1 << 29)) & (_diff_period - 1)) - (1 << 29)
 
 
 def bcc(data, start=0):
@@ -176,7 +173,7 @@ class Optical:
         return None
 
     def _pump(self, now):
-        if self._out is None or _diff(now, self._due) < 0:
+        if self._out is None or diff(now, self._due) < 0:
             return
         chunk = self._chunk
         if chunk is None:
@@ -229,7 +226,7 @@ class Optical:
         st = self.state
         if st == HDLC:
             h = self.hdlc
-            quiet = _diff(now, self._rx_ms)
+            quiet = diff(now, self._rx_ms)
             if h is None or h.done or quiet >= IDLE_MS:
                 self._restart(now)
             elif quiet >= GAP_MS:
@@ -237,15 +234,15 @@ class Optical:
                 if out:
                     self.port.write(out)
             return
-        if self.buf and _diff(now, self._rx_ms) >= CHAR_MS:
+        if self.buf and diff(now, self._rx_ms) >= CHAR_MS:
             self.buf = bytearray()       # an incomplete message: dropped
             self.dropped += 1
         if self._out is not None:
             return
-        if st == OPTION and _diff(now, self._state_ms) >= OPTION_MS and not self.buf:
+        if st == OPTION and diff(now, self._state_ms) >= OPTION_MS and not self.buf:
             # no option select: the readout at the sign-on baud rate (mode C fallback)
             self._readout(now, 0)
-        elif st == PROG and _diff(now, self._cmd_ms) >= IDLE_MS:
+        elif st == PROG and diff(now, self._cmd_ms) >= IDLE_MS:
             self._restart(now)
 
     def _byte(self, b, now):

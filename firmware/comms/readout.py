@@ -21,16 +21,13 @@ All functions are generators of text lines (without CR LF) so a long answer stre
 """
 
 from ..display import field
+from ..display.field import two
 from ..time import civil
 from . import obis
 
 _PROFILE_CODES = {"A+": "1.29.0", "A-": "2.29.0", "R+": "3.29.0", "R-": "4.29.0",
                   "R1": "5.29.0"}
 _PROFILE_UNITS = {"A+": "kWh", "A-": "kWh", "R+": "kvarh", "R-": "kvarh", "R1": "kvarh"}
-
-
-def two(n):
-    return ("0" + str(n))[-2:]
 
 
 def stamp(local):

@@ -44,7 +44,7 @@ class Display:
         self.tariffs = cfg.tariff_control != "calendar" or cfg.tariff_table is not None
         self._built = None       # ticks_ms of the last frame build (None: never)
         self._shown = None       # ticks_ms of the last lcd.show
-        self._hist = None        # (code, stops, snapshot): a historical value, cached
+        self._hist = None        # (code, stops, snapshot, row): a historical value, cached
         self.redraws = 0
 
     # -- inputs ------------------------------------------------------------------------
@@ -152,7 +152,8 @@ class Display:
         h = self._hist
         if h is None or h[0] != code or h[1] != stops:
             row, n = obis.parse(code)
-            h = (code, stops, cat.snapshot(n))
+            h = (code, stops, cat.snapshot(n), row)
             self._hist = h
-        return cat.read(code, h[2]) if h[2] is not None else cat.shape(obis.parse(code)[0],
-                                                                        None)
+        if h[2] is None:
+            return cat.shape(h[3], None)     # that billing stop is not held (yet)
+        return cat.read(code, h[2])

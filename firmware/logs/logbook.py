@@ -208,20 +208,26 @@ class Logbook:
         closed now (CLOCK_SET, SHORT) and the next one starts flagged; the open demand
         period is closed; a stop skipped by a jump forward is still made (late), a jump
         back schedules the next stop from the new time."""
-        p = self.profile
-        if p is not None and self.interval_end:
-            st = self.status | CLOCK_SET | SHORT
-            if self.zone.summer(old):
-                st |= DST
-            p.close(old, self._wh(), st)
-            self.interval_end = schedule.period_end(new + 1, self.period)
-            self.status = CLOCK_SET | SHORT
+        self._cut(old, new, CLOCK_SET | SHORT)
         if self.demand.end is not None:
             self.demand.tick(self.demand.end)
         if new < old:
             self.next_stop = 0
             self.repeat_until = max(self.repeat_until, old)
         self.last = new
+
+    def _cut(self, at, resume, flags):
+        """Close the open load-profile interval early at UTC `at` (its status plus
+        `flags`); the next interval runs from `resume` on the current period, flagged."""
+        p = self.profile
+        if p is None or not self.interval_end:
+            return
+        st = self.status | flags
+        if self.zone.summer(at):
+            st |= DST
+        p.close(at, self._wh(), st)
+        self.interval_end = schedule.period_end(resume + 1, self.period)
+        self.status = flags
 
     def set_period(self, code, utc):
         """A new integration period (code E) while running: the open demand period is
@@ -238,17 +244,10 @@ class Logbook:
                   "over", "closed"):
             setattr(nd, k, getattr(d, k))
         self.demand = nd
-        p = self.profile
-        if p is not None:
-            if self.interval_end:
-                st = self.status | SHORT
-                if self.zone.summer(utc):
-                    st |= DST
-                p.close(utc, self._wh(), st)
-                self.interval_end = schedule.period_end(utc + 1, new)
-                self.status = SHORT
-            p.period = new
         self.period = new
+        if self.profile is not None:
+            self.profile.period = new
+        self._cut(utc, utc, SHORT)
 
     # -- stepping ----------------------------------------------------------------------
     def next_boundary(self, utc):
