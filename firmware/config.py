@@ -46,7 +46,7 @@ PROFILES = {
 # the rest are settings the utility may change through the optical port
 LEGAL = ("profile", "phases", "wiring", "accuracy_class", "un", "fn", "iref", "itr", "imin",
          "ist", "imax", "led_imp_kwh", "led_imp_kvarh", "led_idle_on", "ct", "vt", "cycles",
-         "creep_current", "creep_power", "display", "verification", "serial")
+         "creep_current", "creep_power", "display", "verification", "serial", "calibration")
 _DISPLAY = {"162": ("7.0", "6.1"), "351": ("7.0", "7.1")}
 
 # clock, tariffs, demand and logs (datasheet codes in brackets); settings, not legal
@@ -69,6 +69,8 @@ COMMON = {
     "analysis": None,            # analysis logger (162K): {registers, interval_s} or None
     "verification": False,       # verification mode: energy shown with 2 more decimals
     "serial": 0,                 # meter number (C.1.0), 0..99999999; the optical address
+    "calibration": None,         # per measuring system (metrology/calibration.py); None:
+                                 # nominal. Legal: tools/calibrate.py writes it, seal open
     # optical port (IEC 62056-21, comms/iec62056.py)
     "optical_mode": "C",         # A (300 baud only), B, C (baud switch, programming, mode E)
     "optical_baud": 9600,        # the highest baud rate the meter proposes (modes B, C)
@@ -104,6 +106,13 @@ def _ratio(name, x, lo, hi):
     if not (x[1] > 0 and lo <= x[0] and x[0] <= hi * x[1]):
         raise ValueError("%s: %d/%d outside the allowed range" % (name, x[0], x[1]))
     return (x[0], x[1])
+
+
+def systems(d):
+    """Measuring systems of a configuration: 1 (1-phase), 2 (Aron 3-wire) or 3."""
+    if d["phases"] == 1:
+        return 1
+    return 2 if d["wiring"] == "aron" else 3
 
 
 class Config:
@@ -219,3 +228,6 @@ class Config:
         for k in ("creep_current", "creep_power"):
             if d[k] is not None and (not isinstance(d[k], _NUM) or d[k] < 0):
                 raise ValueError("config.%s: must be a number >= 0" % k)
+        from .metrology.calibration import parse as parse_cal
+
+        parse_cal(d["calibration"], systems(d))

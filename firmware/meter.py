@@ -17,7 +17,8 @@ from .energy.registers import A_MINUS, A_PLUS, NAMES, OBIS, R_MINUS, R_PLUS, Ene
 from .logs.billing import EXTERNAL
 from .logs.events import CLOCK_SET, POWER_UP
 from .logs.logbook import Logbook
-from .metrology.engine import Calibration, Engine, Measurement
+from .metrology import calibration as _cal
+from .metrology.engine import Engine, Measurement
 from .storage.persist import Persistence
 
 
@@ -35,7 +36,7 @@ class Meter:
         if board.sampler is not None:
             n = len(board.sampler.systems)
             if cals is None:
-                cals = [Calibration() for _ in range(n)]
+                cals = _cal.parse(cfg.calibration, n)
             self.engine = Engine(board.sampler, cals, f_nominal=cfg.fn, cycles=cfg.cycles,
                                  creep_current=cfg.creep_current, creep_power=cfg.creep_power,
                                  v_nominal=cfg.un, on_period=self._period)
@@ -43,6 +44,7 @@ class Meter:
         else:
             self.engine = None
             self.m = Measurement(src.nsys)
+        self._win = [0.0] * (3 + 4 * self.m.n)   # measure(): periods, frames, f, v i p q
         self._outputs()
         self.errors = 0  # measurement periods rejected by the registers (logged later)
         self.persist = None
@@ -196,6 +198,8 @@ class Meter:
         if self.engine is not None:
             self.engine.creep_current = cfg.creep_current
             self.engine.creep_power = cfg.creep_power
+            if "calibration" in changed:
+                self.engine.cals = _cal.parse(cfg.calibration, self.engine.nsys)
         if [k for k in changed if k in ("s0_imp_kwh", "pulse_ms", "led_imp_kwh",
                                         "led_imp_kvarh", "led_idle_on")]:
             self._outputs()
@@ -220,6 +224,33 @@ class Meter:
     # -- once per period ---------------------------------------------------------------
     def _period(self, m):
         self._integrate(m.p_total, m.q_total, m.frames)
+        w = self._win
+        fr = m.frames
+        w[0] += 1
+        w[1] += fr
+        w[2] += m.freq * fr
+        k = 3
+        for s in range(m.n):
+            w[k] += m.vrms[s] * fr
+            w[k + 1] += m.irms[s] * fr
+            w[k + 2] += m.p[s] * fr
+            w[k + 3] += m.q[s] * fr
+            k += 4
+
+    def measure(self):
+        """Per-system Vrms, Irms, P, Q and f averaged over the measurement periods since
+        the previous call (the calibration tool's window; comms/programming.py "measure"),
+        then a new window starts. Values are the calibrated ones the registers get."""
+        w = self._win
+        n = self.m.n
+        fr = w[1]
+        d = {"periods": int(w[0]), "seconds": fr / self.fs, "fs": self.fs,
+             "f": w[2] / fr if fr else 0.0}
+        for j, key in enumerate(("v", "i", "p", "q")):
+            d[key] = [w[3 + 4 * s + j] / fr if fr else 0.0 for s in range(n)]
+        for k in range(len(w)):
+            w[k] = 0.0
+        return d
 
     def _phasor(self, got):
         seconds, systems, freq = got

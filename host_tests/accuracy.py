@@ -60,6 +60,21 @@ def run_sim(sc, adc, tmp, seed=1, extra=()):
         return json.load(f)
 
 
+def run_board(sc, board, tmp, seed=1, extra=()):
+    """Run the firmware with a real board's sampler on the hardware models (CPython,
+    tools/sim.py --board); return its --report dict."""
+    path = os.path.join(str(tmp), "scenario.json")
+    rep = os.path.join(str(tmp), "report.json")
+    with open(path, "w") as f:
+        json.dump(sc, f)
+    cmd = [sys.executable, "tools/sim.py", "--board", board, "--scenario", path, "--quiet",
+           "--report", rep, "--seed", str(seed)] + list(extra)
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open(rep) as f:
+        return json.load(f)
+
+
 def errors(rep, sc):
     """(active error %, reactive error %, truth dict): net registers against truth."""
     t = truth.energies(sc)["total"]

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from mpmeter.metrology.engine import Calibration, Engine
+from mpmeter.metrology.calibration import Calibration
+from mpmeter.metrology.engine import Engine
 
 
 class ToneSampler:

@@ -3,7 +3,8 @@
     python tools/sim.py [--scenario FILE] [--runtime micropython|cpython] [--speed N|max]
                         [--fidelity waveform|phasor] [--adc rp2040|ads131m08]
                         [--state DIR] [--report FILE.json] [--no-ansi] [--quiet]
-                        [--optical tcp:127.0.0.1:PORT] [--hold]
+                        [--optical tcp:127.0.0.1:PORT] [--hold] [--seal open|closed]
+                        [--board pico|pico_ads131m08 [--errors FILE] [--bench tcp:...]]
 
 The default runtime is the MicroPython unix port (the embedded default); the
 scenario is checked here first so a bad file gets a clear error either way.
@@ -55,6 +56,16 @@ def build_parser():
                    "(IEC 62056-21) on a loopback TCP port")
     p.add_argument("--hold", action="store_true", help="after the scenario, keep serving "
                    "the optical port until SIGTERM/SIGINT (then exit 0)")
+    p.add_argument("--board", choices=("pico", "pico_ads131m08"), default=None,
+                   help="run that board's own sampler on the register-level hardware "
+                   "models of host_tests (implies --runtime cpython)")
+    p.add_argument("--errors", default=None, help="with --board: JSON of the front end's "
+                   "analog errors (a mis-calibrated board, boards/sim/models.py)")
+    p.add_argument("--bench", default=None, help="with --board: tcp:127.0.0.1:PORT, the "
+                   "calibration bench's load control; runs until SIGTERM/SIGINT")
+    p.add_argument("--seal", choices=("open", "closed"), default="closed",
+                   help="the verification seal (open: calibration and legal settings "
+                   "writable over the optical port)")
     p.add_argument("--heap", default=SIM_HEAP, help="MicroPython heap (default %s)" % SIM_HEAP)
     return p
 
@@ -64,9 +75,10 @@ def forward(a):
            "--seed", str(a.seed), "--refresh-ms", str(a.refresh_ms)]
     for flag, val in (("--adc", a.adc), ("--state", a.state), ("--report", a.report),
                       ("--config", a.config), ("--cal", a.cal), ("--cut", a.cut),
-                      ("--optical", a.optical)):
+                      ("--optical", a.optical), ("--board", a.board), ("--errors", a.errors),
+                      ("--bench", a.bench), ("--seal", a.seal)):
         if val:
-            path = flag not in ("--adc", "--cut", "--optical")
+            path = flag not in ("--adc", "--cut", "--optical", "--board", "--bench", "--seal")
             out += [flag, os.path.abspath(val) if path else val]
     for flag, on in (("--no-noise", a.no_noise), ("--no-ansi", a.no_ansi),
                      ("--quiet", a.quiet), ("--coarse", a.coarse), ("--hold", a.hold)):
@@ -135,6 +147,11 @@ def main(argv=None):
             print("mpmeter sim: error: --speed: a number > 0 or 'max'", file=sys.stderr)
             return 2
     args = forward(a)
+    if a.board:
+        a.runtime = "cpython"       # the hardware models are CPython test code
+    elif a.errors or a.bench:
+        print("mpmeter sim: error: --errors and --bench need --board", file=sys.stderr)
+        return 2
     if a.runtime == "micropython":
         env = dict(os.environ, MICROPYPATH=".frozen:.")
         cmd = [micropython_exe(), "-X", "heapsize=" + a.heap, "boards/sim/main.py"] + args

@@ -12,12 +12,12 @@ if "" not in sys.path:
 
 from boards.sim import realtime  # noqa: E402
 from boards.sim import scenario as scenario_mod  # noqa: E402
-from boards.sim.board import make_board  # noqa: E402
+from boards.sim.board import SimPin, make_board  # noqa: E402
 from boards.sim.terminal import Terminal, panel, utc_text  # noqa: E402
 from mpmeter.config import Config  # noqa: E402
 from mpmeter.energy.registers import NAMES, OBIS  # noqa: E402
 from mpmeter.meter import Meter  # noqa: E402
-from mpmeter.metrology.engine import Calibration  # noqa: E402
+from mpmeter.metrology.calibration import Calibration  # noqa: E402
 
 DEFAULT_SCENARIO = "boards/sim/scenarios/household_day.json"
 STATE_FILE = "/flash.bin"
@@ -54,23 +54,32 @@ def parse(argv):
                    "on a loopback TCP port (HOST 127.0.0.1 or localhost)")
     p.add_argument("--hold", action="store_true", help="after the scenario, keep serving "
                    "the optical port until interrupted (SIGINT; SIGTERM via tools/sim.py)")
+    p.add_argument("--board", default="", help="pico | pico_ads131m08: run that board's "
+                   "own sampler on the register-level hardware models (CPython only)")
+    p.add_argument("--errors", default="", help="--board: JSON file of analog errors of "
+                   "the board's front end (boards/sim/models.py), a mis-calibrated board")
+    p.add_argument("--bench", default="", help="--board: tcp:127.0.0.1:PORT, the "
+                   "calibration bench's load control (boards/sim/models.py); the last "
+                   "load is held until SIGTERM/SIGINT")
+    p.add_argument("--seal", default="closed", help="open: the verification seal is "
+                   "open (legal settings and calibration writable over the optical port)")
     return p.parse_args(argv)
 
 
-def parse_optical(text):
-    """(host, port) of --optical tcp:HOST:PORT (loopback only); ValueError naming the part."""
+def parse_optical(text, what="--optical"):
+    """(host, port) of tcp:HOST:PORT (loopback only); ValueError naming the part."""
     parts = text.split(":")
     if len(parts) != 3 or parts[0] != "tcp":
-        raise ValueError("--optical: tcp:HOST:PORT, got %r" % text)
+        raise ValueError("%s: tcp:HOST:PORT, got %r" % (what, text))
     if parts[1] not in ("127.0.0.1", "localhost"):
-        raise ValueError("--optical: HOST must be 127.0.0.1 or localhost (loopback only), "
-                         "got %r" % parts[1])
+        raise ValueError("%s: HOST must be 127.0.0.1 or localhost (loopback only), "
+                         "got %r" % (what, parts[1]))
     try:
         port = int(parts[2])
     except ValueError:
         port = 0
     if not 0 < port < 65536:
-        raise ValueError("--optical: PORT must be 1..65535, got %r" % parts[2])
+        raise ValueError("%s: PORT must be 1..65535, got %r" % (what, parts[2]))
     return "127.0.0.1", port
 
 
@@ -219,6 +228,8 @@ def report(meter, board, sc, args, wall_ms):
         out["pulses"]["led_active"]["pin_rises"] = board.led.rises
     if board.s0 is not None and "s0" in out["pulses"]:
         out["pulses"]["s0"]["pin_rises"] = board.s0.rises
+    if board.sampler is not None and hasattr(board.sampler, "counters"):
+        out["sampler"] = board.sampler.counters()
     if board.optical is not None and hasattr(board.optical, "counters"):
         out["optical"] = board.optical.counters()
     return out
@@ -232,8 +243,30 @@ def run(argv):
     if "wiring" in sc and sc["wiring"] != "4w":
         overrides["wiring"] = sc["wiring"]
     cfg = Config(sc["profile"], overrides)
-    board = make_board(cfg, sc, args.fidelity, args.adc or None, args.seed,
-                       not args.no_noise)
+    if args.seal not in ("open", "closed"):
+        raise ValueError("--seal: open or closed, got %r" % args.seal)
+    if args.board:
+        if MICRO:
+            raise ValueError("--board runs the hardware models: CPython only "
+                             "(tools/sim.py --runtime cpython)")
+        from boards.sim import models
+
+        errors = _load_json(args.errors, "--errors") if args.errors else None
+        bench = parse_optical(args.bench.replace("tcp:", "tcp:", 1), "--bench") \
+            if args.bench else None
+        board = models.make_board(args.board, cfg, sc, errors, args.seed,
+                                  not args.no_noise, bench)
+        if bench is not None:
+            print("calibration bench: tcp %s:%d" % bench)
+            _flush()
+            _stop_on_term(board.sampler)
+    else:
+        if args.errors or args.bench:
+            raise ValueError("--errors and --bench need --board")
+        board = make_board(cfg, sc, args.fidelity, args.adc or None, args.seed,
+                           not args.no_noise)
+    board.seal = SimPin("seal")
+    board.seal.value(1 if args.seal == "open" else 0)
     if args.optical:
         from boards.sim.optical import TcpPort
 
@@ -316,6 +349,8 @@ def run(argv):
         meter.power_down()   # orderly: the simulator's supply is switched off
     if args.report:
         write_report(args.report, report(meter, board, sc, args, wall), meter)
+    if getattr(board, "bench", None) is not None:
+        board.bench.close()
     if optical_poll is not None:
         meter.optical.poll = optical_poll       # the port's own pace again
     if args.hold:
@@ -353,6 +388,18 @@ def throttle_optical(meter):
 
 
 _diff_ms = realtime.diff
+
+
+def _stop_on_term(drv):
+    """With a bench the samples never end: SIGTERM/SIGINT end them (an orderly end:
+    report, power-down, exit 0)."""
+    import signal
+
+    def stop(signum, frame):
+        drv.stop = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def _flush():

@@ -7,7 +7,9 @@ now) -> ("ack",) | ("set", text) one data set | ("lines", f) f() -> lines |
                         after MAX_TRIES wrong ones in a row the session ends and P1 is
                         refused for LOCK_MS (every attempt and the lockout are events)
     R1/R2 addr(x)       a catalogue quantity ("1.8.0", "1.8.0*03": comms/obis.py) or a
-                        setting by name ("display_auto": its value as JSON)
+                        setting by name ("display_auto": its value as JSON);
+                        "measure": Vrms, Irms, P, Q per system and f averaged since the
+                        previous "measure" read, as JSON (Meter.measure; tools/calibrate.py)
     R5/R6/R1 P.01(from;to)  the load profile between two local YYMMDDhhmm (either may
                         be empty), comms/readout.py profile()
     W1/W2 addr(value)   0.9.1(hhmmss) / 0.9.2(YYMMDD): the local time or date (the
@@ -46,7 +48,7 @@ SETTINGS = ("display_auto", "display_manual", "s0_imp_kwh", "pulse_ms", "period"
             "password", "max_demand",
             # legal: only with the verification seal open
             "ct", "vt", "display", "verification", "serial", "led_imp_kwh",
-            "led_imp_kvarh", "led_idle_on", "creep_current", "creep_power")
+            "led_imp_kvarh", "led_idle_on", "creep_current", "creep_power", "calibration")
 READABLE_ONLY = ("profile", "phases", "wiring", "accuracy_class", "un", "fn", "iref", "itr",
                  "imin", "ist", "imax", "cycles", "profile_channels", "profile_primary",
                  "analysis")
@@ -157,6 +159,8 @@ class Commands:
             return ("lines", lambda: _or_empty(profile(m, lo, hi)))
         if addr in SECRET:
             return ("set", "(NO ACCESS)")
+        if addr == "measure":
+            return ("set", "measure(%s)" % json.dumps(m.measure()))
         if addr in m.cfg.data:
             return ("set", "%s(%s)" % (addr, json.dumps(_plain(m.cfg.data[addr]))))
         try:

@@ -30,40 +30,10 @@ import math
 from micropython import const
 
 from . import kernels as K
+from .calibration import Calibration
 
 _ZC_CAP = const(8)
 _TWO_PI = 6.283185307179586
-
-
-class Calibration:
-    """Per measuring system constants; gains multiply the board's nominal LSB sizes."""
-
-    def __init__(self, v_gain=1.0, i_gain=1.0, phase=0.0, i_offset=0.0, p_offset=0.0,
-                 q_offset=0.0):
-        self.v_gain = v_gain      # true V / nominal V
-        self.i_gain = i_gain      # true A / nominal A
-        self.phase = phase        # CT phase lead of the current, in frames (fraction of a sample)
-        self.i_offset = i_offset  # A rms of noise floor, removed in quadrature
-        self.p_offset = p_offset  # W added to P (offset calibration at low current)
-        self.q_offset = q_offset  # var added to Q
-
-    def as_dict(self):
-        return {"v_gain": self.v_gain, "i_gain": self.i_gain, "phase": self.phase,
-                "i_offset": self.i_offset, "p_offset": self.p_offset,
-                "q_offset": self.q_offset}
-
-    @classmethod
-    def from_dict(cls, d):
-        c = cls()
-        for k in ("v_gain", "i_gain", "phase", "i_offset", "p_offset", "q_offset"):
-            if k in d:
-                x = d[k]
-                if not isinstance(x, (int, float)) or x != x:
-                    raise ValueError("calibration.%s: must be a number" % k)
-                setattr(c, k, float(x))
-        if not (0.5 <= c.v_gain <= 2.0 and 0.5 <= c.i_gain <= 2.0):
-            raise ValueError("calibration: gains must lie in 0.5..2.0")
-        return c
 
 
 class Measurement:
@@ -260,7 +230,14 @@ class Engine:
             ir = math.sqrt(ir2) if ir2 > 0 else 0.0
             pm = cvi * kv * ki
             qm = (cqi * kv * ki + pm * sd) / cd
-            a = w * (sy["skew"] + cal.phase)
+            ph = cal.phase
+            if cal.points:
+                g, dph = cal.at(ir)
+                ir *= g
+                pm *= g
+                qm *= g
+                ph += dph
+            a = w * (sy["skew"] + ph)
             ca = math.cos(a)
             sa = math.sin(a)
             p = pm * ca - qm * sa + cal.p_offset
