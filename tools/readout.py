@@ -323,6 +323,27 @@ class Session:
         return [ln.data_sets for ln in ans.data_block.data_lines if ln.data_sets]
 
 
+    def write(self, address, value, command_type=1):
+        """W<command_type> address(value): ACK, or FieldError with the meter's answer."""
+        m = self.messages
+        ds = m.DataSet(address=address, value=value)
+        self.t.send(m.CommandMessage(command="W", command_type=command_type,
+                                     data_set=ds).to_bytes())
+        b = self.t.recv(1)
+        if b == ACK:
+            return
+        if b == NAK:
+            raise FieldError("the meter refused W%d %s (NAK)" % (command_type, address))
+        self.t.unread(b)
+        try:
+            ans = self.c.read_response()
+        except MeterError as e:
+            raise FieldError("W%d %s refused: the meter answered (%s)"
+                             % (command_type, address, e.text))
+        raise FieldError("unexpected answer to W%d %s: %r" % (command_type, address,
+                                                              ans.data))
+
+
 def _library_errors():
     _c, exceptions, _m, transports = _lib()
     return exceptions.Iec6205621Exception, transports.TransportError
