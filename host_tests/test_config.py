@@ -58,3 +58,16 @@ def test_tariff_settings_are_checked_with_the_config():
                                                      "saturday": "work", "sunday": "work"}]}})
     with pytest.raises(ValueError, match="DD"):
         Config("351", {"tariff_control": "inputs", "dd": 3})
+
+
+def test_calibration_is_legal_and_one_object_per_measuring_system():
+    from mpmeter.config import LEGAL
+
+    assert "calibration" in LEGAL
+    assert Config("351", {"calibration": [{}, {}, {"v_gain": 1.01}]}).calibration[2] == \
+        {"v_gain": 1.01}
+    assert Config("351", {"wiring": "aron", "calibration": [{}, {}]})
+    with pytest.raises(ValueError, match="3 objects"):
+        Config("351", {"calibration": [{}]})
+    with pytest.raises(ValueError, match=r"calibration\[0\].*i_gain"):
+        Config("162", {"calibration": [{"i_gain": 0.1}]})

@@ -112,3 +112,43 @@ def test_calibration_from_dict_rejects_bad_values():
         Calibration.from_dict({"v_gain": "x"})
     with pytest.raises(ValueError, match="gains"):
         Calibration.from_dict({"i_gain": 3.0})
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"points": [[1.0, 1.0]]}, r"points\[0\]"),
+    ({"points": [[5.0, 1.0, 0.0], [1.0, 1.0, 0.0]]}, "increasing"),
+    ({"points": [[1.0, 3.0, 0.0]]}, "gain"),
+    ({"phase": 50.0}, "phase"),
+    ({"i_offset": -1.0}, "i_offset"),
+    ({"v_gain": True}, "v_gain"),
+    ({"nonsense": 1}, "unknown"),
+])
+def test_calibration_points_rejected_with_the_field_named(bad, match):
+    with pytest.raises(ValueError, match=match):
+        Calibration.from_dict(bad)
+
+
+def test_calibration_points_interpolate_and_hold():
+    c = Calibration.from_dict({"points": [[1.0, 1.02, 0.4], [10.0, 1.0, 0.0]]})
+    assert c.at(0.1) == (1.02, 0.4) and c.at(50.0) == (1.0, 0.0)
+    g, ph = c.at(5.5)                       # halfway
+    assert abs(g - 1.01) < 1e-12 and abs(ph - 0.2) < 1e-12
+
+
+@pytest.mark.parametrize("amps", [2.0, 20.0])
+def test_engine_applies_the_point_correction(amps):
+    """A current channel that reads 2 % high and 0.9 degrees late below 2 A, exact from
+    20 A: the points undo it at both ends (P and Q against the tone's analytic values)."""
+    fs = 8000
+    w = 2 * math.pi * 50 / fs
+    late = 0.9 if amps < 10 else 0.0
+    hi = 1.02 if amps < 10 else 1.0
+    s = ToneSampler(fs, 160, 50.0, 230.0, amps * hi, 30.0 + late, 400 / 32768, 30 / 32768)
+    pts = [[2.0 * 1.02, 1 / 1.02, math.radians(-0.9) / w], [20.0, 1.0, 0.0]]
+    cal = Calibration.from_dict({"points": pts})
+    eng, got = run(s, 1.0, cals=[cal])
+    whole = [g for g in got if g[6]]
+    pt, qt = 230 * amps * math.cos(math.radians(30)), 230 * amps * math.sin(math.radians(30))
+    for _n, p, q, _v, i, *_ in whole:
+        assert abs(p - pt) < pt * 1e-3 and abs(q - qt) < qt * 1e-3
+        assert abs(i - amps) < amps * 1e-3

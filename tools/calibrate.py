@@ -281,7 +281,7 @@ def fit(old, results, iref):
     for amps in sorted(levels):
         gains = []
         phases = []
-        for pt, r, m in levels[amps]:
+        for _pt, r, m in levels[amps]:
             w = 2 * math.pi * (m["f"] or 50.0) / m["fs"]        # rad per frame
             angm = math.atan2(m["q"], m["p"])
             angr = math.atan2(r["q"], r["p"])
@@ -387,7 +387,7 @@ def calibrate(session, reference, plan=None, window_s=5.0, sleep=None, dry_run=F
     for s in range(nsys):
         res = [(pt, ref[s], {"v": m["v"][s], "i": m["i"][s], "p": m["p"][s],
                              "q": m["q"][s], "f": m["f"], "fs": m["fs"]})
-               for pt, ref, m in before]
+               for _pt, ref, m in before]
         cal, notes = fit(old[s], res, cfg["iref"])
         for t in notes:
             log("L%d: %s" % (s + 1, t))
