@@ -63,8 +63,9 @@ class Calibration:
         for k in KEYS:
             if k in d:
                 setattr(c, k, _num(k, d[k]))
-        if not (0.5 <= c.v_gain <= 2.0 and 0.5 <= c.i_gain <= 2.0):
-            raise ValueError("calibration: gains must lie in 0.5..2.0")
+        for k in ("v_gain", "i_gain"):
+            if not 0.5 <= getattr(c, k) <= 2.0:
+                raise ValueError("calibration.%s: gains must lie in 0.5..2.0" % k)
         if not -MAX_PHASE <= c.phase <= MAX_PHASE:
             raise ValueError("calibration.phase: -%g..%g frames" % (MAX_PHASE, MAX_PHASE))
         if c.i_offset < 0:
