@@ -228,6 +228,7 @@ class Config:
         for k in ("creep_current", "creep_power"):
             if d[k] is not None and (not isinstance(d[k], _NUM) or d[k] < 0):
                 raise ValueError("config.%s: must be a number >= 0" % k)
-        from .metrology.calibration import parse as parse_cal
+        if d["calibration"] is not None:
+            from .metrology.calcheck import parse as parse_cal
 
-        parse_cal(d["calibration"], systems(d))
+            parse_cal(d["calibration"], systems(d))

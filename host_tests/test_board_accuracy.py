@@ -6,13 +6,10 @@ times inside class C for the 24-bit AFE. A subset of test_accuracy.py's points (
 models run every conversion, ~7x faster than real time), 10 s each.
 """
 
-import math
-import os
 
 import pytest
-from accuracy import P162, P351, errors, phases, record, run_board, scenario
-from test_accuracy import (B_REACT, C_REACT, PHI, _pf, afe_active_limit,
-                           pico_active_limit)
+from accuracy import P162, errors, phases, record, run_board, scenario
+from test_accuracy import (B_REACT, PHI, _pf, pico_active_limit)
 
 SECONDS = 10
 

@@ -39,10 +39,35 @@ SUITES = [("%s@192k" % m, "192k", [m]) for m in MP_TESTS if not m.startswith(HAR
     [("%s@2m" % m, "2m", [m]) for m in MP_TESTS if m.startswith(HARNESS)]
 
 
+_HOST_MPY = []
+
+
+def host_mpy_tree():
+    """The firmware compiled to .mpy for the unix port (x64 native code for viper), as
+    `make deploy` puts it on a board (compiled off the board: a board never compiles
+    the firmware from source, which takes far more heap than loading it). One tree per
+    xdist worker, built once. Returns its directory (holding mpmeter/)."""
+    if _HOST_MPY:
+        return _HOST_MPY[0]
+    out = os.path.join(ROOT, "build", "mpy-host", os.environ.get("PYTEST_XDIST_WORKER",
+                                                                  "main"))
+    src = os.path.join(ROOT, "firmware")
+    for path in sorted(glob.glob(os.path.join(src, "**", "*.py"), recursive=True)):
+        rel = os.path.relpath(path, src)
+        dst = os.path.join(out, "mpmeter", rel[:-3] + ".mpy")
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        r = subprocess.run([os.path.join(BIN, "mpy-cross"), "-march=x64", "-o", dst,
+                            "-s", "mpmeter/" + rel, path], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    _HOST_MPY.append(out)
+    return out
+
+
 @pytest.mark.parametrize("label,heap,mods", SUITES, ids=[s[0] for s in SUITES])
 def test_micropython_suite(label, heap, mods):
-    """The unittest suite on the real MicroPython unix port."""
-    env = dict(os.environ, MICROPYPATH=".frozen:.:.venv/mplib")
+    """The unittest suite on the real MicroPython unix port, the firmware as .mpy."""
+    tree = os.path.relpath(host_mpy_tree(), ROOT)
+    env = dict(os.environ, MICROPYPATH=".frozen:%s:.:.venv/mplib" % tree)
     r = subprocess.run([os.path.join(BIN, "micropython"), "-X", "heapsize=" + heap,
                         "host_tests/mp/run.py"] + mods, cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=300)

@@ -387,7 +387,7 @@ def calibrate(session, reference, plan=None, window_s=5.0, sleep=None, dry_run=F
     for s in range(nsys):
         res = [(pt, ref[s], {"v": m["v"][s], "i": m["i"][s], "p": m["p"][s],
                              "q": m["q"][s], "f": m["f"], "fs": m["fs"]})
-               for _pt, ref, m in before]
+               for pt, ref, m in before]
         cal, notes = fit(old[s], res, cfg["iref"])
         for t in notes:
             log("L%d: %s" % (s + 1, t))
