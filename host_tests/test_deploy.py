@@ -70,6 +70,19 @@ def test_logs_dry_run():
                                      "mpremote", "connect", "a0", "reset"]
 
 
+def test_frozen_dry_run_copies_only_main(tmp_path):
+    out = str(tmp_path / "tree")
+    r = _run(["--frozen", "pico", "/dev/ttyACM0", "--dry-run", "--out", out])
+    assert r.returncode == 0, r.stderr
+    main = os.path.join(out + "-frozen", "main.py")
+    con = ["mpremote", "connect", "/dev/ttyACM0"]
+    assert shlex.split(r.stdout) == (con + ["exec", deploy.CLEAN] + con +
+                                     ["fs", "cp", "-f", main, ":main.py"] + con + ["reset"])
+    with open(main) as f:
+        assert f.read() == deploy.main_py("pico", deploy.HERE)
+    assert not os.path.exists(out)               # nothing compiled
+
+
 # -- the compiled tree ------------------------------------------------------------------
 def _header(path):
     with open(path, "rb") as f:

@@ -2,6 +2,7 @@
 
     python tools/deploy.py BOARD PORT [--dry-run] [--out DIR]
     python tools/deploy.py --logs BOARD PORT [--dry-run]
+    python tools/deploy.py --frozen BOARD PORT [--dry-run]   (on the mpmeter build)
 
 BOARD is pico or pico_ads131m08; PORT a serial device (/dev/ttyACM0, COM3), an mpremote
 shortcut (a0, c3) or `auto` (mpremote takes the first USB serial device).
@@ -206,6 +207,19 @@ def commands(board, port, tree):
             con + ["reset"]]
 
 
+def frozen_commands(board, port, root, out):
+    """--frozen: the board runs the mpmeter build (the modules frozen in its image): only
+    /main.py goes on the filesystem; /mpmeter and /boards are removed, since modules on
+    the filesystem would shadow the frozen ones."""
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "main.py")
+    with open(path, "w") as f:
+        f.write(main_py(board, root))
+    con = ["mpremote", "connect", port]
+    return [con + ["exec", CLEAN], con + ["fs", "cp", "-f", path, ":main.py"],
+            con + ["reset"]]
+
+
 def log_commands(board, port):
     """The mpremote command lines of --logs: print the event log, restart the meter."""
     con = ["mpremote", "connect", port]
@@ -248,12 +262,16 @@ def main(argv=None):
     ap.add_argument("--logs", action="store_true",
                     help="print the meter's event log from the device (then restart it)")
     ap.add_argument("--out", help="build directory (default build/deploy/BOARD)")
+    ap.add_argument("--frozen", action="store_true", help="the board runs the mpmeter "
+                    "build (boards/<board>/manifest.py): copy only main.py")
     a = ap.parse_args(argv)
     root = os.path.abspath(os.environ.get("MPMETER_ROOT") or HERE)
     out = os.path.abspath(a.out or os.path.join(HERE, "build", "deploy", a.board))
     try:
         if a.logs:
             cmds = log_commands(a.board, a.port)
+        elif a.frozen:
+            cmds = frozen_commands(a.board, a.port, root, out + "-frozen")
         else:
             made = build(a.board, out, root, mpy_cross())
             print("deploy: %d files for %s in %s" % (len(made), a.board, out),
