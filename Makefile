@@ -50,11 +50,13 @@ bench: $(STAMP)
 # A board over USB (the mpmeter build flashed first: boards/pico/README.md). deploy
 # compiles firmware/ and the board's modules to .mpy and copies them with mpremote, then
 # resets the board; logs prints the meter's event log (and restarts the meter); repl is
-# mpremote's REPL. PORT: a serial device (/dev/ttyACM0) or auto. See tools/deploy.py.
+# mpremote's REPL. PORT: a serial device (/dev/ttyACM0) or auto. DEPLOY=--frozen: the
+# board runs the mpmeter build, only main.py is copied. See tools/deploy.py.
 BOARD   ?= pico
 PORT    ?= auto
+DEPLOY  ?=
 deploy: $(STAMP)
-	$(VPY) tools/deploy.py $(BOARD) $(PORT)
+	$(VPY) tools/deploy.py $(DEPLOY) $(BOARD) $(PORT)
 
 repl: $(STAMP)
 	$(VENV)/bin/mpremote connect $(PORT) repl
