@@ -341,3 +341,47 @@ def test_mode_e_hands_the_line_to_hdlc_and_back(meter):
     run(opt, port, 20)
     run(opt, port, iec62056.IDLE_MS + 100, 500)
     assert opt.state == iec62056.IDLE
+
+
+class SlowPort(Port):
+    """A UART that drains 120 bytes/s (about 1200 baud) from a 64-byte queue: room()
+    says how much fits now; a write that does not fit is an overflow (lost bytes)."""
+
+    def __init__(self):
+        Port.__init__(self)
+        self.queued = 0
+        self.t = 0
+        self.overflows = 0
+
+    def _drain(self):
+        gone = (self.now - self.t) * 120 // 1000
+        if gone:
+            self.queued = max(0, self.queued - gone)
+            self.t = self.now
+
+    def room(self):
+        self._drain()
+        return 64 - self.queued
+
+    def write(self, buf):
+        self._drain()
+        if self.queued + len(buf) > 64:
+            self.overflows += 1
+        self.queued += len(buf)
+        Port.write(self, buf)
+
+
+def test_a_slow_line_gets_the_whole_readout_paced_by_room(meter):
+    m, _ = meter
+    port = SlowPort()
+    m.board.optical = port
+    opt = iec62056.Optical(m, port, m.optical.commands, m.optical.hdlc)
+    m.optical = opt
+    sign_on(opt, port)
+    port.send(option("0", "5", "0"))
+    until(opt, port, lambda p: bytes((iec62056.ETX,)) in p.received(), limit=60000)
+    run(opt, port, 50)
+    text, ok = split_message(port.take())
+    assert ok and lines_of(text)[-1] == "!"
+    assert port.overflows == 0
+    fresh(m)

@@ -12,6 +12,8 @@ Port (UART on a board, TCP in the simulator, a model in tests):
     ms() -> int milliseconds (a board's ticks_ms; a test's clock)
     generation   optional int that changes when the line is a new connection (TCP):
                  the session restarts idle
+    room()       optional: bytes the port can take now without blocking (a UART's
+                 queue); an answer's next line waits until it fits (slow baud rates)
 
 Sequence (meter side, IEC 62056-21 clause 6; shared/reference/iec62056-21-notes.md):
     idle at 300 baud 7E1   <- /?[address]!CRLF     (other addresses: silence)
@@ -118,6 +120,7 @@ class Optical:
         cfg = meter.cfg
         self.meter = meter
         self.port = port
+        self._room = getattr(port, "room", None)
         self.commands = commands
         self.hdlc = hdlc
         self.configure(cfg)
@@ -180,6 +183,10 @@ class Optical:
             chunk = self._fetch(now)
             if chunk is None:
                 return
+        room = self._room
+        if room is not None and room() < len(chunk):
+            self._chunk = chunk                 # a slow line: wait until it fits
+            return
         self.port.write(chunk)
         self._chunk = None
         if self._out is not None:
