@@ -241,16 +241,21 @@ def show(c):
         else shlex.join(c)
 
 
-def run(cmds, mpremote):
-    """Run each command with argv[0] replaced by `mpremote`; 0, or 1 at the first failure."""
+def run(cmds, mpremote, last_always=False):
+    """Run each command with argv[0] replaced by `mpremote`; 0, or 1 if a step failed.
+    The run stops at the first failure, except that with last_always the last command
+    still runs (--logs: the `reset` that restarts the meter mpremote stopped)."""
+    rc = 0
     for i, c in enumerate(cmds):
+        if rc and not (last_always and i == len(cmds) - 1):
+            continue
         print("$ " + show(c), flush=True)
         r = subprocess.run([mpremote] + c[1:])
         if r.returncode != 0:
             print("deploy: step %d of %d failed (mpremote exit %d): %s"
                   % (i + 1, len(cmds), r.returncode, show(c)), file=sys.stderr)
-            return 1
-    return 0
+            rc = 1
+    return rc
 
 
 def main(argv=None):
@@ -286,7 +291,7 @@ def main(argv=None):
     except DeployError as e:
         print("deploy: %s" % e, file=sys.stderr)
         return 2
-    return run(cmds, mpremote)
+    return run(cmds, mpremote, last_always=a.logs)
 
 
 if __name__ == "__main__":
