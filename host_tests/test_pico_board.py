@@ -456,7 +456,8 @@ def test_the_pico_board_runs_the_meter():
     assert (ev.CLOCK_SET, calendar.timegm((2021, 1, 1, 0, 0, 0)), t_saved) in [e[1:] for e in evs]
     assert [e[1:3] for e in evs if e[1] == ev.RESET_CAUSE] == [(ev.RESET_CAUSE, 3)]
     # the parts
-    assert board.relay.value() == 1 and board.s0 is None and board.inputs is None
+    assert board.relay.value() == 1 and board.s0.value() == 0 and board.inputs is None
+    assert meter.s0 is None                 # the 162's default: S0 off (0 imp/kWh)
     assert m.modes[pins.BUTTON] == (Pin.IN, Pin.PULL_UP)
     assert m.modes[pins.POWER_FAIL] == (Pin.IN, Pin.PULL_DOWN)
     assert board.seal.value() == 0                     # no jumper: sealed

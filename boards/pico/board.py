@@ -15,8 +15,9 @@ Parts (pins: boards/pico/pins.py; wiring and parts list: boards/pico/README.md):
                  neutral CT on ADC2 with front_end={"neutral": True}
     clock        clock.PicoClock on machine.RTC (UTC) and time.ticks_ms
     led, led_q   the front meter LEDs (kWh, kvarh), outputs, 1 = lit
-    s0           the S0 optocoupler, only when config.s0_imp_kwh (the 162 has none by
-                 default); the pin is driven low (off) either way
+    s0           the S0 optocoupler's pin, always (driven low = off); it pulses only
+                 while config.s0_imp_kwh is set (the 162's default is 0; the optical
+                 port's W1 s0_imp_kwh switches it on without a reboot)
     relay        breaker relay driver, 1 = connected: closed (1) at boot
     button       GP8 to ground with the pull-up: 0 while pressed (display/button.py)
     seal         ActiveLow(GP13): 1 while the jumper under the verification cover is
@@ -169,7 +170,7 @@ def common(name, config, sampler, machine, time, rp2, os, flash, magnet=True):
     lcd.init()
     b = Board(name, sampler=sampler, clock=PicoClock(machine.RTC(), time),
               led=output(machine, pins.LED_KWH), led_q=output(machine, pins.LED_KVARH),
-              s0=s0_pin if config.s0_imp_kwh else None, flash=flash,
+              s0=s0_pin, flash=flash,
               optical=UartPort(machine, pins.UART_ID, pins.UART_TX, pins.UART_RX, time),
               lcd=lcd, button=P(pins.BUTTON, P.IN, P.PULL_UP),
               power_fail=P(pins.POWER_FAIL, P.IN, P.PULL_DOWN),

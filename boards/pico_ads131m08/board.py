@@ -9,7 +9,7 @@ optical port, HT1621 LCD, watchdog, reset cause, the record store) except:
               the board's modules with pins.AFE and FRONT_END (+ `front_end`), what its
               make(pins, **front_end) builds on the real modules; a test may pass its own
               `sampler`
-    s0        present (the 351B: S0 5000 imp/kWh), when config.s0_imp_kwh
+    s0        present (the 351B: S0 5000 imp/kWh, while config.s0_imp_kwh is set)
     inputs    boards.pico.board.Inputs: I/O 1, I/O 2 (tariff / billing inputs) and the
               pulse input counted by a hard IRQ (GP19, GP20, GP21)
     relay     none (the 351B has no breaker)
