@@ -393,6 +393,9 @@ class Dma:
                     if t == DREQ_ADC:
                         if not adc.dreq():
                             break
+                    elif t in self.chip.dreqs:
+                        if not self.chip.dreqs[t]():
+                            break
                     elif t != TREQ_PERMANENT:
                         self.chip.errors.append("DMA ch%d: TREQ %d not modelled" % (c.n, t))
                         c.busy = False
@@ -478,6 +481,9 @@ class Bus:
                     0x28: us & 0xFFFFFFFF}.get(a - TIMER_BASE, 0) & 0xFFFFFFFF
         if DMA_BASE <= a < DMA_BASE + 0x1000:
             return chip.dma.read(a - DMA_BASE)
+        for base, end, dev in chip.mmio:
+            if base <= a < end:
+                return dev.reg_read(a)
         raise BusError("no device at 0x%08x" % a)
 
     def _reg_write(self, a, v):
@@ -495,6 +501,10 @@ class Bus:
             return
         if TIMER_BASE <= a < TIMER_BASE + 0x44:
             return
+        for base, end, dev in chip.mmio:
+            if base <= a < end:
+                dev.reg_write(a, v)
+                return
         raise BusError("no device at 0x%08x" % a)
 
 
@@ -511,18 +521,43 @@ class Rp2040:
         self.adc = Adc(self, analog)
         self.dma = Dma(self)
         self.bus = Bus(self)
+        # other devices (host_tests/pio_model.py): next_event() -> cycle or None and
+        # process(cycle, bound): its events at cycle, and on up to bound; DREQ number ->
+        # callable() -> bool; (base, end, device) with reg_read(addr) / reg_write(addr,
+        # value) on the bus
+        self.devices = []
+        self.dreqs = {}
+        self.mmio = []
 
     def time_us(self):
         return self.t0_us + self.cycle // US
 
     def run_until(self, c_end):
         adc = self.adc
+        devices = self.devices
         while True:
             c = adc.next_event()
+            dev = None
+            for d in devices:
+                e = d.next_event()
+                if e is not None and (c is None or e < c):
+                    c, dev = e, d
             if c is None or c > c_end:
                 break
-            self.cycle = c
-            adc.process(c)
+            if c > self.cycle:
+                self.cycle = c
+            if dev is None:
+                adc.process(c)
+            else:                   # the device may run on up to the next other event
+                bound = c_end
+                a = adc.next_event()
+                if a is not None and a < bound:
+                    bound = a
+                for d in devices:
+                    e = d.next_event() if d is not dev else None
+                    if e is not None and e < bound:
+                        bound = e
+                dev.process(c, bound)
             self.dma.service()
         if c_end > self.cycle:
             self.cycle = c_end
