@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.stamp
 HEAP    := 192k
 SIMARGS ?= --config boards/sim/configs/day_night.json
 
-.PHONY: sim test bench torture fuzz lint mpy mptest clean venv deploy repl logs
+.PHONY: sim test bench torture fuzz slow lint mpy mptest clean venv deploy repl logs
 
 $(STAMP): requirements.txt tools/fetch_unittest.py
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,11 @@ torture: $(STAMP)
 FUZZ ?= 200000
 fuzz: $(STAMP)
 	MPMETER_FUZZ=$(FUZZ) $(VPY) -m pytest -q -p no:xdist host_tests/test_optical_fuzz.py
+
+# Tests too slow for make test: field calibration of the 3-phase board on its models
+# (the ADS131M08 model runs at half real time), about a minute.
+slow: $(STAMP)
+	MPMETER_SLOW=1 $(VPY) -m pytest -q -p no:xdist host_tests/test_calibrate.py
 
 bench: $(STAMP)
 	$(VPY) tools/bench.py
