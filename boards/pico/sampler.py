@@ -117,6 +117,49 @@ def _wrap(x):
     return ((x + HALF) & MASK) - HALF
 
 
+def next_block(o, now):
+    """The ring index of the oldest complete block not yet returned, or -1 (the read()
+    rule of the module doc, shared with boards/pico_ads131m08/sampler.py). `o` is the
+    sampler: its stamp list (_lists at _so), ring size _n, block period _t, tolerance
+    _half_t, _max_age, the next block _k and its expected stamp _exp are advanced;
+    `seq` and `overruns` counted; o._s is the returned block's stamp. Small ints only:
+    nothing is allocated."""
+    st = o._lists
+    so = o._so
+    n = o._n
+    t = o._t
+    ht = o._half_t
+    max_age = o._max_age
+    k = o._k
+    exp = o._exp
+    tries = 0
+    while tries <= n:
+        tries += 1
+        s = _stamp(st, so + k)
+        d = ((s - exp + HALF) & MASK) - HALF
+        if -ht < d < ht:
+            if ((now - s + HALF) & MASK) - HALF <= max_age:
+                o._exp = (s + t) & MASK
+                o._k = k + 1 if k + 1 < n else 0
+                o.seq += 1
+                o._s = s
+                return k
+        elif d < 0 and ((now - exp + HALF) & MASK) - HALF <= max_age:
+            break                     # not written yet
+        # behind the DMA: skip to the oldest block that is still safe
+        late = ((now - exp + HALF) & MASK) - HALF
+        j = (late - max_age) // t + 1
+        if j < 1:
+            j = 1
+        o.overruns += j
+        o.seq += j
+        exp = (exp + j * t) & MASK
+        k = (k + j) & (n - 1)
+    o._k = k
+    o._exp = exp
+    return -1
+
+
 class PicoSampler:
     """hal.py Sampler over the RP2040 ADC (see the module doc).
 
@@ -169,6 +212,7 @@ class PicoSampler:
         self.overruns = 0        # blocks never returned (consumer too late, FIFO resync)
         self.resyncs = 0         # ADC FIFO overflows (capture restarted aligned)
         self.seq = -1            # number of the block last returned (0 = the first)
+        self._s = 0              # the stamp of that block (next_block)
         self._order = order
         self._mem = machine.mem32
         self._ticks = time.ticks_us
@@ -257,40 +301,8 @@ class PicoSampler:
         """The oldest complete block not yet returned (array('h')), or None."""
         if self._mem[ADC_FCS] & FCS_OVER:
             return self._resync()
-        now = self._ticks()
-        st = self._lists
-        so = self._so
-        n = self._n
-        t = self._t
-        ht = self._half_t
-        max_age = self._max_age
-        k = self._k
-        exp = self._exp
-        tries = 0
-        while tries <= n:
-            tries += 1
-            s = _stamp(st, so + k)
-            d = ((s - exp + HALF) & MASK) - HALF
-            if -ht < d < ht:
-                if ((now - s + HALF) & MASK) - HALF <= max_age:
-                    self._exp = (s + t) & MASK
-                    self._k = k + 1 if k + 1 < n else 0
-                    self.seq += 1
-                    return self._blocks[k]
-            elif d < 0 and ((now - exp + HALF) & MASK) - HALF <= max_age:
-                break                     # not written yet
-            # behind the DMA: skip to the oldest block that is still safe
-            late = ((now - exp + HALF) & MASK) - HALF
-            j = (late - max_age) // t + 1
-            if j < 1:
-                j = 1
-            self.overruns += j
-            self.seq += j
-            exp = (exp + j * t) & MASK
-            k = (k + j) & (n - 1)
-        self._k = k
-        self._exp = exp
-        return None
+        k = next_block(self, self._ticks())
+        return self._blocks[k] if k >= 0 else None
 
     def _resync(self):
         # every block from the start of the next one (exp - T) up to now is lost

@@ -90,7 +90,7 @@ import micropython
 from micropython import const
 
 from boards.pico.sampler import (AL2_WRITE_ADDR_TRIG, DMA_BASE, HALF, MASK, TIMER_RAWL,
-                                 TREQ_PERMANENT, _stamp)
+                                 TREQ_PERMANENT, next_block)
 from boards.pico_ads131m08 import ads131m08
 
 PIO0_BASE = const(0x50200000)
@@ -268,6 +268,7 @@ class AdsSampler:
         self.overruns = 0
         self.stalls = 0
         self.seq = -1
+        self._s = 0                 # the stamp of the block last taken (next_block)
         self.pins = p
         self._mem = machine.mem32
         self._ticks = time.ticks_us
@@ -383,46 +384,16 @@ class AdsSampler:
         if mem[PIO0_FDEBUG] & self._sm_bit:
             self.stalls += 1
             mem[PIO0_FDEBUG] = self._sm_bit
-        now = self._ticks()
-        st = self._lists
-        so = self._so
-        n = self._n
-        t = self._t
-        ht = self._half_t
-        max_age = self._max_age
-        k = self._k
-        exp = self._exp
-        tries = 0
-        while tries <= n:
-            tries += 1
-            s = _stamp(st, so + k)
-            d = ((s - exp + HALF) & MASK) - HALF
-            if -ht < d < ht:
-                if ((now - s + HALF) & MASK) - HALF <= max_age:
-                    self._exp = (s + t) & MASK
-                    self._k = k + 1 if k + 1 < n else 0
-                    self.seq += 1
-                    out = self._out[self._j]
-                    convert(self._raw[k], out, self.frames, self._tab, self._st)
-                    if ((self._ticks() - s + HALF) & MASK) - HALF >= self._gone:
-                        self.overruns += 1           # overwritten while converting
-                        return None
-                    self._j = self._j + 1 if self._j < 2 else 0
-                    return out
-            elif d < 0 and ((now - exp + HALF) & MASK) - HALF <= max_age:
-                break                     # not written yet
-            # behind the DMA: skip to the oldest block that is still safe
-            late = ((now - exp + HALF) & MASK) - HALF
-            j = (late - max_age) // t + 1
-            if j < 1:
-                j = 1
-            self.overruns += j
-            self.seq += j
-            exp = (exp + j * t) & MASK
-            k = (k + j) & (n - 1)
-        self._k = k
-        self._exp = exp
-        return None
+        k = next_block(self, self._ticks())
+        if k < 0:
+            return None
+        out = self._out[self._j]
+        convert(self._raw[k], out, self.frames, self._tab, self._st)
+        if ((self._ticks() - self._s + HALF) & MASK) - HALF >= self._gone:
+            self.overruns += 1                   # overwritten while converting
+            return None
+        self._j = self._j + 1 if self._j < 2 else 0
+        return out
 
 
 def make(pins=None, **front_end):
