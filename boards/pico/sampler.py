@@ -117,6 +117,27 @@ def _wrap(x):
     return ((x + HALF) & MASK) - HALF
 
 
+def arm_ring(o):
+    """Preset the stamp list ("a lap older" than each block: not written yet) and arm the
+    stamp (S) and control (C) channels of o._dma = (D, S, C) (the module doc); shared
+    with boards/pico_ads131m08/sampler.py. The caller sets o._exp once it starts D."""
+    d, s, c = o._dma
+    t = o._t
+    n = o._n
+    exp = (o._ticks() + t) & MASK
+    for k in range(n):
+        o._lists[o._so + k] = (exp + (k - n) * t) & MASK
+    abase = o._abase
+    rb = o._ring_bits
+    c.config(read=abase + 4, write=DMA_BASE + 0x40 * d.channel + AL2_WRITE_ADDR_TRIG,
+             count=1, ctrl=c.pack_ctrl(size=2, inc_read=True, inc_write=False,
+                                       ring_sel=False, ring_size=rb,
+                                       treq_sel=TREQ_PERMANENT, chain_to=c.channel))
+    s.config(read=TIMER_RAWL, write=abase + 4 * n, count=1,
+             ctrl=s.pack_ctrl(size=2, inc_read=False, inc_write=True, ring_sel=True,
+                              ring_size=rb, treq_sel=TREQ_PERMANENT, chain_to=c.channel))
+
+
 def next_block(o, now):
     """The ring index of the oldest complete block not yet returned, or -1 (the read()
     rule of the module doc, shared with boards/pico_ads131m08/sampler.py). `o` is the
@@ -265,19 +286,7 @@ class PicoSampler:
         mem = self._mem
         self._stop()
         t = self._t
-        exp = (self._ticks() + t) & MASK
-        for k in range(self._n):       # "a lap older" than block k: not written yet
-            self._lists[self._so + k] = (exp + (k - self._n) * t) & MASK
-        abase = self._abase
-        rb = self._ring_bits
-        c.config(read=abase + 4, write=DMA_BASE + 0x40 * d.channel + AL2_WRITE_ADDR_TRIG,
-                 count=1, ctrl=c.pack_ctrl(size=2, inc_read=True, inc_write=False,
-                                           ring_sel=False, ring_size=rb,
-                                           treq_sel=TREQ_PERMANENT, chain_to=c.channel))
-        s.config(read=TIMER_RAWL, write=abase + 4 * self._n, count=1,
-                 ctrl=s.pack_ctrl(size=2, inc_read=False, inc_write=True, ring_sel=True,
-                                  ring_size=rb, treq_sel=TREQ_PERMANENT,
-                                  chain_to=c.channel))
+        arm_ring(self)
         d.config(read=ADC_FIFO, write=self._blocks[0], count=self._len,
                  ctrl=d.pack_ctrl(size=1, inc_read=False, inc_write=True,
                                   treq_sel=DREQ_ADC, chain_to=s.channel, irq_quiet=True),

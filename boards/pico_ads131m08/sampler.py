@@ -89,8 +89,7 @@ import sys
 import micropython
 from micropython import const
 
-from boards.pico.sampler import (AL2_WRITE_ADDR_TRIG, DMA_BASE, HALF, MASK, TIMER_RAWL,
-                                 TREQ_PERMANENT, next_block)
+from boards.pico.sampler import (HALF, MASK, arm_ring, next_block)
 from boards.pico_ads131m08 import ads131m08
 
 PIO0_BASE = const(0x50200000)
@@ -348,19 +347,7 @@ class AdsSampler:
         self._sm.active(0)
         self._stop_dma()
         t = self._t
-        exp = (self._ticks() + t) & MASK
-        for k in range(self._n):       # "a lap older" than block k: not written yet
-            self._lists[self._so + k] = (exp + (k - self._n) * t) & MASK
-        abase = self._abase
-        rb = self._ring_bits
-        c.config(read=abase + 4, write=DMA_BASE + 0x40 * d.channel + AL2_WRITE_ADDR_TRIG,
-                 count=1, ctrl=c.pack_ctrl(size=2, inc_read=True, inc_write=False,
-                                           ring_sel=False, ring_size=rb,
-                                           treq_sel=TREQ_PERMANENT, chain_to=c.channel))
-        s.config(read=TIMER_RAWL, write=abase + 4 * self._n, count=1,
-                 ctrl=s.pack_ctrl(size=2, inc_read=False, inc_write=True, ring_sel=True,
-                                  ring_size=rb, treq_sel=TREQ_PERMANENT,
-                                  chain_to=c.channel))
+        arm_ring(self)
         d.config(read=self._rxf, write=self._raw[0], count=self._len,
                  ctrl=d.pack_ctrl(size=1, inc_read=False, inc_write=True,
                                   treq_sel=self._dreq, chain_to=s.channel, irq_quiet=True),
