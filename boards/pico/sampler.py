@@ -117,6 +117,26 @@ def _wrap(x):
     return ((x + HALF) & MASK) - HALF
 
 
+def ring_lists(o, uctypes, blocks):
+    """The DMA's address list and stamp list: two 4 * nblocks byte regions inside one
+    array('I'), each aligned to its size (a DMA ring wraps on that alignment): o._lists,
+    the address list at index o._ao (filled with the blocks' addresses), the stamps at
+    o._so, o._abase the address list's address, o._ring_bits log2 of the region size.
+    Shared with boards/pico_ads131m08/sampler.py."""
+    n = len(blocks)
+    ring = 4 * n
+    o._lists = array.array("I", bytearray(3 * ring))
+    off = (-uctypes.addressof(o._lists)) % ring
+    o._ao = off // 4
+    o._so = o._ao + n
+    o._abase = uctypes.addressof(o._lists) + off
+    o._ring_bits = 0
+    while (1 << o._ring_bits) < ring:
+        o._ring_bits += 1
+    for k in range(n):
+        o._lists[o._ao + k] = uctypes.addressof(blocks[k])
+
+
 def arm_ring(o):
     """Preset the stamp list ("a lap older" than each block: not written yet) and arm the
     stamp (S) and control (C) channels of o._dma = (D, S, C) (the module doc); shared
@@ -250,17 +270,7 @@ class PicoSampler:
         self.adcs = [machine.ADC(machine.Pin(p)) for p in pins]
         self._blocks = [array.array("h", bytearray(2 * self._len)) for _ in range(nblocks)]
         # address list and stamps: two 4 * nblocks byte regions aligned to their size
-        ring = 4 * nblocks
-        self._lists = array.array("I", bytearray(3 * ring))
-        off = (-uctypes.addressof(self._lists)) % ring
-        self._ao = off // 4
-        self._so = self._ao + nblocks
-        self._abase = uctypes.addressof(self._lists) + off
-        self._ring_bits = 0
-        while (1 << self._ring_bits) < ring:
-            self._ring_bits += 1
-        for k in range(nblocks):
-            self._lists[self._ao + k] = uctypes.addressof(self._blocks[k])
+        ring_lists(self, uctypes, self._blocks)
         self._dma = (rp2.DMA(), rp2.DMA(), rp2.DMA())
         self._start()
 

@@ -89,7 +89,7 @@ import sys
 import micropython
 from micropython import const
 
-from boards.pico.sampler import (HALF, MASK, arm_ring, next_block)
+from boards.pico.sampler import HALF, MASK, arm_ring, next_block, ring_lists
 from boards.pico_ads131m08 import ads131m08
 
 PIO0_BASE = const(0x50200000)
@@ -303,17 +303,7 @@ class AdsSampler:
         self._st = array.array("i", bytearray(4 * K_WORDS))
         self._st[K_MASK] = ST_MASK
         self._st[K_WANT] = ST_WANT
-        ring = 4 * nblocks
-        self._lists = array.array("I", bytearray(3 * ring))
-        off = (-uctypes.addressof(self._lists)) % ring
-        self._ao = off // 4
-        self._so = self._ao + nblocks
-        self._abase = uctypes.addressof(self._lists) + off
-        self._ring_bits = 0
-        while (1 << self._ring_bits) < ring:
-            self._ring_bits += 1
-        for k in range(nblocks):
-            self._lists[self._ao + k] = uctypes.addressof(self._raw[k])
+        ring_lists(self, uctypes, self._raw)
         # -- PIO and DMA -----------------------------------------------------------------------
         self._prog = program(rp2, p["drdy"])
         self._rxf = PIO0_RXF0 + 4 * sm_id
