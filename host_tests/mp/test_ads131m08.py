@@ -10,7 +10,7 @@ import unittest
 
 import micropython
 
-NOW = [0]
+from rp2_stubs import DMA, NOW, Time, Uctypes
 T = 40000
 
 
@@ -80,27 +80,6 @@ class Machine:
         return 125000000
 
 
-class DMA:
-    n = 0
-
-    def __init__(self):
-        self.channel = DMA.n
-        DMA.n += 1
-        self.ctrl = 0
-
-    def pack_ctrl(self, **kw):
-        return 0
-
-    def config(self, **kw):
-        pass
-
-    def active(self, *a):
-        return False
-
-    def close(self):
-        pass
-
-
 class SM:
     def __init__(self, *a, **k):
         pass
@@ -122,27 +101,6 @@ class Rp2:
     @staticmethod
     def asm_pio(**kw):
         return lambda f: [f]
-
-
-class Uctypes:
-    def __init__(self):
-        self.a = {}
-
-    def addressof(self, obj):
-        k = id(obj)
-        if k not in self.a:
-            self.a[k] = 0x20001010 + 0x2000 * len(self.a)
-        return self.a[k]
-
-
-class Time:
-    @staticmethod
-    def ticks_us():
-        return NOW[0]
-
-    @staticmethod
-    def sleep_us(us):
-        pass
 
 
 class TestAds131m08(unittest.TestCase):
@@ -184,7 +142,7 @@ class TestAds131m08(unittest.TestCase):
         sp.ads131m08.configure = lambda *a, **k: {}
         try:
             NOW[0] = (1 << 30) - 100000                  # ticks wrap during the test
-            s = sp.AdsSampler(Machine(), Rp2, Uctypes(), Time, None, 333.3, 2500, 300,
+            s = sp.AdsSampler(Machine(), Rp2, Uctypes(0x2000), Time, None, 333.3, 2500, 300,
                               frames=16)
         finally:
             sp.ads131m08.configure = saved

@@ -8,7 +8,7 @@ import unittest
 
 import micropython
 
-NOW = [0]
+from rp2_stubs import DMA, NOW, Time, Uctypes
 T = 20000
 
 
@@ -36,46 +36,8 @@ class Machine:
         return p
 
 
-class DMA:
-    n = 0
-
-    def __init__(self):
-        self.channel = DMA.n
-        DMA.n += 1
-        self.ctrl = 0
-
-    def pack_ctrl(self, **kw):
-        return 0
-
-    def config(self, **kw):
-        pass
-
-    def active(self, *a):
-        return False
-
-    def close(self):
-        pass
-
-
 class Rp2:
     DMA = DMA
-
-
-class Uctypes:
-    def __init__(self):
-        self.a = {}
-
-    def addressof(self, obj):
-        k = id(obj)
-        if k not in self.a:
-            self.a[k] = 0x20001010 + 0x400 * len(self.a)
-        return self.a[k]
-
-
-class Time:
-    @staticmethod
-    def ticks_us():
-        return NOW[0]
 
 
 class TestPicoSampler(unittest.TestCase):
