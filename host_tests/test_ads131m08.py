@@ -13,7 +13,7 @@ from ads131m08_model import Ads131m08Model, MainsInput3
 from pio_model import PIO0_BASE, Hub, fakes
 from rp2040_adc_model import Rp2040
 from test_accuracy import B_PF1, B_PFX, B_REACT
-from test_pico_sampler import START_US, ModelClock
+from test_pico_sampler import START_US, ModelClock, drain
 
 from boards.pico_ads131m08 import ads131m08 as reg
 from boards.pico_ads131m08.sampler import PINS, AdsSampler, ref_convert
@@ -37,15 +37,6 @@ def make(analog=None, fast=True, **kw):
     m, r, u, t = fakes(hub)
     s = AdsSampler(m, r, u, t, PINS, V_RATIO, CT, BURDEN, **kw)
     return chip, ads, hub, s
-
-
-def drain(s):
-    out = []
-    while True:
-        b = s.read()
-        if b is None:
-            return out
-        out.append((s.seq, list(b)))
 
 
 def s16(x):
