@@ -32,7 +32,8 @@ Plan (JSON): {"points": [{"v": 230, "i": 5, "phi": 0}, ...], "limit_pf1": 0.5,
 "limit_pfx": 0.75, "limit_q": 1.0}; "phi" in degrees (current lagging the voltage);
 "i": 0 is a no-load point (noise floor). The default plan, from the meter's own
 configuration: Un at Itr, Iref and Imax / 2 (162) or Imax (351), each at PF 1 and 0.5
-inductive; limits: half the class B (162) or a fifth of class C (351) limits.
+inductive, after a no-load point (Un, no current: the noise floor); limits: half the
+class B (162) or a fifth of class C (351) limits.
 """
 
 import argparse
@@ -53,7 +54,7 @@ def default_plan(cfg):
     """The plan from the meter's configuration (R1 of its settings)."""
     un = cfg["un"]
     top = cfg["imax"] / 2 if cfg["profile"] == "162" else cfg["imax"]
-    pts = []
+    pts = [{"v": un, "i": 0.0, "phi": 0.0}]         # no load: the current noise floor
     for i in (cfg["itr"], cfg["iref"], top):
         for phi in (0.0, 60.0):
             pts.append({"v": un, "i": i, "phi": phi})
