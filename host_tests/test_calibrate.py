@@ -225,3 +225,24 @@ def test_calibration_corrects_each_phase_of_the_3_phase_board(tmp_path):
             assert abs(res["new"][s_]["i_gain"] * ig - 1) < 1e-3
     finally:
         sim.kill()
+
+
+def test_manual_reference_takes_typed_readings_and_keeps_the_plan_on_enter():
+    """The field procedure: Enter when the load is on, then U, I, P, Q of the reference
+    meter per phase; an empty answer keeps the plan's value, a bad one is asked again."""
+    import io
+
+    answers = iter(["", "229.5", "", "abc", "575.2", "", "", "", "", ""])
+    asked = []
+
+    def inp(prompt):
+        asked.append(prompt)
+        return next(answers)
+
+    ref = calibrate.ManualReference(2, inp=inp, out=io.StringIO())
+    got = ref.apply({"v": 230.0, "i": 5.0, "phi": 60.0})
+    assert got[0] == {"v": 229.5, "i": 5.0, "p": 575.2, "q": 230.0 * 5.0 * math.sin(
+        math.radians(60.0))}
+    assert got[1] == calibrate.phase_values(230.0, 5.0, 60.0)
+    assert asked[0].startswith("Press Enter") and asked[1].startswith("L1 U (V) [230]")
+    assert sum(1 for a in asked if a.startswith("L1 P (W)")) == 2      # asked again
