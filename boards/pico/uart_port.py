@@ -45,11 +45,9 @@ over (seconds at 300 baud): without the deaf window the echo of "/MPM..." would 
 in its OPTION state as a new sign-on and restart the session. echo=False for a head
 that does not echo (the HHU's bytes are then taken at any time).
 
-Flow control (a limit of the Optical as it is): Optical._pump() writes a chunk per poll
-whatever the line speed. A readout fits the queue; an answer longer than QUEUE bytes
-written faster than the line drains (a long load profile, R5) overflows it. The fix
-belongs in Optical: hold the next chunk while port.room() < len(chunk) (room() is
-here for that).
+Flow control: room() tells how much write() takes now. Optical._pump() holds an
+answer's next line until it fits (comms/iec62056.py), so a long answer (a load profile,
+R5) at a low baud rate is paced by the line instead of overflowing the queue.
 
 Modules are passed in (machine, time) so that host tests hand in a UART model
 (host_tests/uart_model.py). Nothing is allocated per byte (write() and a hand-over to
