@@ -228,3 +228,25 @@ def test_terminal_lcd_scrolls_and_answers_the_button(tmp_path):
     assert screens[-1][3].split()[-2] == "kWh"
     r = sim("--scenario", p, "--refresh-ms", "0", "--config", cfg)
     assert r.returncode == 0 and "\x1b[" in r.stdout and r.stdout.count("+---") > 4
+
+
+@pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(ROOT, "boards", "sim",
+                                                                "scenarios"))))
+def test_every_shipped_scenario_is_valid(name):
+    from boards.sim import scenario
+
+    sc = scenario.load(os.path.join(ROOT, "boards", "sim", "scenarios", name))
+    assert sc["duration_s"] > 0
+
+
+def test_board_option_errors_name_the_problem(tmp_path):
+    sc = os.path.join(ROOT, "boards", "sim", "scenarios", "three_phase_day.json")
+    r = sim("--board", "pico", "--scenario", sc, "--quiet")
+    assert r.returncode == 2 and "--board pico: a 1-phase board" in r.stdout + r.stderr
+    bad = tmp_path / "errors.json"
+    bad.write_text(json.dumps({"1": {"gain_points": [[5, 1.0], [1, 1.0]]}}))
+    r = sim("--board", "pico", "--errors", str(bad), "--quiet", "--scenario",
+            os.path.join(ROOT, "boards", "sim", "scenarios", "board_minute.json"))
+    assert r.returncode == 2 and "gain_points[1]" in r.stdout + r.stderr
+    r = sim("--errors", str(bad), "--quiet")
+    assert r.returncode == 2 and "need --board" in r.stderr
