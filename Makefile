@@ -24,14 +24,14 @@ sim: $(STAMP)
 
 # Everything: pytest (CPython), the MicroPython suite, mpy-cross armv6m, ruff.
 test: $(STAMP)
-	$(VPY) -m pytest -n 2 host_tests
+	$(VPY) -m pytest -n 2 --dist worksteal host_tests
 
 # The on-MicroPython suite alone, as it runs on a board.
 mptest: $(STAMP)
 	$(VPY) -m pytest -q host_tests/test_toolchain.py -k micropython_suite
 
 mpy: $(STAMP)
-	$(VPY) -m pytest -q host_tests/test_mpy_cross.py
+	$(VPY) -m pytest -q host_tests/test_toolchain.py -k mpy_cross
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
