@@ -14,6 +14,17 @@ from test_accuracy import B_REACT, C_REACT, PHI, _pf, afe_active_limit, pico_act
 
 SECONDS = 10
 
+
+
+def check(prefix, group, desc, act, lim_a, rea, lim_r):
+    """Record the point in the accuracy table, then hold it to its limits."""
+    record(prefix + desc.replace(" ", "_"), group, desc, act, lim_a, rea, lim_r)
+    if lim_a is not None:
+        assert abs(act) <= lim_a, "active error %.4f %%" % act
+    if lim_r is not None:
+        assert abs(rea) <= lim_r, "reactive error %.4f %%" % rea
+
+
 PICO = [("I=0.25A PF1", 0.25, "PF1", 50.0, {}), ("I=0.5A PF1", 0.5, "PF1", 50.0, {}),
         ("I=5A PF1", 5.0, "PF1", 50.0, {}), ("I=85A PF1", 85.0, "PF1", 50.0, {}),
         ("I=0.5A PF0.5L", 0.5, "0.5L", 50.0, {}), ("I=5A PF0.5L", 5.0, "0.5L", 50.0, {}),
@@ -33,12 +44,8 @@ def test_pico_board(desc, i, phi_key, f, opt, tmp_path):
     act, rea, _t = errors(rep, sc)
     lim_a = pico_active_limit(i, _pf(phi)) if act is not None else None
     lim_r = B_REACT if rea is not None and i >= P162["itr"] else None
-    record("board_pico_" + desc.replace(" ", "_"), "162 half class B, boards/pico on the "
-           "RP2040 model", desc, act, lim_a, rea, lim_r)
-    if lim_a is not None:
-        assert abs(act) <= lim_a, "active error %.4f %%" % act
-    if lim_r is not None:
-        assert abs(rea) <= lim_r, "reactive error %.4f %%" % rea
+    check("board_pico_", "162 half class B, boards/pico on the RP2040 model", desc, act,
+          lim_a, rea, lim_r)
 
 
 # -- the 3-phase board: boards/pico_ads131m08 on the PIO, DMA and ADS131M08 models --------
@@ -64,9 +71,5 @@ def test_ads131m08_board(desc, i, phi_key, f, opt, tmp_path):
     act, rea, _t = errors(rep, sc)
     lim_a = afe_active_limit(i, _pf(phi), P351) if act is not None else None
     lim_r = C_REACT if rea is not None and i >= P351["itr"] else None
-    record("board_ads_" + desc.replace(" ", "_"), "351 class C bar, boards/pico_ads131m08 "
-           "on the ADS131M08 model", desc, act, lim_a, rea, lim_r)
-    if lim_a is not None:
-        assert abs(act) <= lim_a, "active error %.4f %%" % act
-    if lim_r is not None:
-        assert abs(rea) <= lim_r, "reactive error %.4f %%" % rea
+    check("board_ads_", "351 class C bar, boards/pico_ads131m08 on the ADS131M08 model",
+          desc, act, lim_a, rea, lim_r)
