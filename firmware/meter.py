@@ -8,6 +8,13 @@ With a store (storage/store.py on the board's flash) the registers resume at
 boot and are saved at every change of a shown value (storage/persist.py); a
 board with a power-fail input (`power_fail.value()` 1 while the supply is
 failing) gets an orderly power-down: the open period is closed and saved.
+
+The meter never halts on its own errors: an exception while a block, a period, the
+pulse outputs or a power-down is processed is counted (`faults`), logged as a
+METER_ERROR event (the 1st, 2nd, 4th, 8th ... so a fault at every period cannot wear
+the event log), shown by the status indicator (ERROR), and measuring goes on. Any
+period length is normal, down to one frame: the first period after boot runs from the
+start of sampling to the first zero crossing.
 """
 
 from .config import Config
@@ -15,11 +22,23 @@ from .display.view import Display
 from .energy.pulses import PulseOutput
 from .energy.registers import A_MINUS, A_PLUS, NAMES, OBIS, R_MINUS, R_PLUS, EnergyRegisters
 from .logs.billing import EXTERNAL
-from .logs.events import CLOCK_SET, POWER_UP
+from .logs.events import CLOCK_SET, METER_ERROR, POWER_UP
 from .logs.logbook import Logbook
 from .metrology import calibration as _cal
 from .metrology.engine import Engine, Measurement
 from .storage.persist import Persistence
+
+
+FAULT_PERIOD = 1       # a measurement period could not be booked (registers, logs, pulses)
+FAULT_BLOCK = 2        # a sample block could not be processed (the engine)
+FAULT_PULSES = 3       # the pulse outputs' tick
+FAULT_POWER_DOWN = 4   # the power-down save
+FAULT_LOOP = 5         # the board's main loop itself (boards/pico/main.py)
+
+
+def _clamp(x):
+    """A power factor within [-1, 1] (rounding puts |P| / S a hair above 1 at PF 1)."""
+    return 1.0 if x > 1.0 else (-1.0 if x < -1.0 else x)
 
 
 class Meter:
@@ -44,9 +63,13 @@ class Meter:
         else:
             self.engine = None
             self.m = Measurement(src.nsys)
-        self._win = [0.0] * (3 + 4 * self.m.n)   # measure(): periods, frames, f, v i p q
+        # measure(): periods, frames, f * frames and frames of whole periods, v i p q
+        self._win = [0.0] * (4 + 4 * self.m.n)
         self._outputs()
         self.errors = 0  # measurement periods rejected by the registers (logged later)
+        self.faults = 0  # exceptions caught in the meter's own work (see the module doc)
+        self.last_fault = None   # (where, exception) of the newest one
+        self._msr = 0            # sample ticks * 1000 not yet whole ms of pulse time
         self.persist = None
         self.max_step = 1        # phasor fidelity: longest step in seconds (sim only)
         self._pf = getattr(board, "power_fail", None)
@@ -105,30 +128,59 @@ class Meter:
                 if self.persist is not None:
                     self.persist.log(POWER_UP)
         if self.engine is not None:
-            buf = self.board.sampler.read()
-            if buf is None:
-                return False
-            self.engine.feed(buf)
+            try:
+                buf = self.board.sampler.read()
+                if buf is None:
+                    return False
+                self.engine.feed(buf)
+            except Exception as e:      # counted, logged, shown; the next block goes on
+                self.fault(FAULT_BLOCK, e)
             return True
         if self.coarse:
             self.max_step = self.logbook.next_boundary(self.clock.now())
         got = self.board.power.read(self.max_step)
         if got is None:
             return False
-        self._phasor(got)
+        try:
+            self._phasor(got)
+        except Exception as e:
+            self.fault(FAULT_PERIOD, e)
         return True
 
     def finish(self):
         """Close the open measurement period (end of simulation / orderly power-down)."""
         if self.engine is not None:
-            self.engine.flush()
+            try:
+                self.engine.flush()
+            except Exception as e:
+                self.fault(FAULT_BLOCK, e)
 
     def power_down(self):
-        """Orderly power-down: close the open period and save the registers."""
+        """Orderly power-down: close the open period and save the registers (the save and
+        the POWER_DOWN event happen whatever closing the period did)."""
         self.finish()
         self.down = True
         if self.persist is not None:
-            self.persist.power_down()
+            try:
+                self.persist.power_down()
+            except Exception as e:
+                self.fault(FAULT_POWER_DOWN, e)
+
+    def fault(self, where, e):
+        """An exception in the meter's own work (FAULT_*): counted, logged, shown; never
+        raised again (a MemoryError gets a collection first)."""
+        self.faults += 1
+        self.last_fault = (where, e)
+        try:
+            if isinstance(e, MemoryError):
+                import gc
+
+                gc.collect()
+            n = self.faults
+            if self.persist is not None and not n & (n - 1):
+                self.persist.log(METER_ERROR, where, n)
+        except Exception:
+            pass
 
     def set_clock(self, utc):
         """Set the meter clock (optical port, config): logged with the old and new time;
@@ -212,8 +264,11 @@ class Meter:
             self.optical.configure(cfg)
 
     def tick(self, now_ms):
-        for o in self.outputs:
-            o.tick(now_ms)
+        try:
+            for o in self.outputs:
+                o.tick(now_ms)
+        except Exception as e:
+            self.fault(FAULT_PULSES, e)
 
     def busy(self):
         for o in self.outputs:
@@ -223,13 +278,23 @@ class Meter:
 
     # -- once per period ---------------------------------------------------------------
     def _period(self, m):
-        self._integrate(m.p_total, m.q_total, m.frames)
+        """The engine's period callback: nothing raised here reaches the engine (its
+        state stays whole), whatever a part above it does."""
+        try:
+            self._integrate(m.p_total, m.q_total, m.frames)
+            self._window(m)
+        except Exception as e:
+            self.fault(FAULT_PERIOD, e)
+
+    def _window(self, m):
         w = self._win
         fr = m.frames
         w[0] += 1
         w[1] += fr
-        w[2] += m.freq * fr
-        k = 3
+        if m.whole:                     # f only from whole cycles (a partial one has none)
+            w[2] += m.freq * fr
+            w[3] += fr
+        k = 4
         for s in range(m.n):
             w[k] += m.vrms[s] * fr
             w[k + 1] += m.irms[s] * fr
@@ -245,9 +310,9 @@ class Meter:
         n = self.m.n
         fr = w[1]
         d = {"periods": int(w[0]), "seconds": fr / self.fs, "fs": self.fs,
-             "f": w[2] / fr if fr else 0.0}
+             "f": w[2] / w[3] if w[3] else 0.0}
         for j, key in enumerate(("v", "i", "p", "q")):
-            d[key] = [w[3 + 4 * s + j] / fr if fr else 0.0 for s in range(n)]
+            d[key] = [w[4 + 4 * s + j] / fr if fr else 0.0 for s in range(n)]
         for k in range(len(w)):
             w[k] = 0.0
         return d
@@ -265,18 +330,20 @@ class Meter:
             m.p[k] = p
             m.q[k] = q
             m.s[k] = v * i
-            m.pf[k] = p / (v * i) if v * i > 0 else 1.0
+            m.pf[k] = _clamp(p / (v * i)) if v * i > 0 else 1.0
             pt += p
             qt += q
             st += v * i
         m.p_total = pt
         m.q_total = qt
         m.s_total = st
-        m.pf_total = pt / st if st > 0 else 1.0
+        m.pf_total = _clamp(pt / st) if st > 0 else 1.0
         m.freq = freq
+        m.whole = True                  # a phasor second knows its frequency
         m.frames = int(seconds * self.fs + 0.5)
         m.count += 1
         self._integrate(pt, qt, m.frames)
+        self._window(m)
 
     def _integrate(self, p, q, ticks):
         reg = self.registers
@@ -288,7 +355,11 @@ class Meter:
         self._clockwork(ticks)
         if self.persist is not None:
             self.persist.period()
-        period_ms = ticks * 1000 // self.fs
+        # the period's length in whole ms for the pulse spread, the remainder carried (so
+        # the lengths add up exactly; a period of a few frames may be 0 ms)
+        t = ticks * 1000 + self._msr
+        period_ms = t // self.fs
+        self._msr = t - period_ms * self.fs
         # the LEDs blink for the metrology itself: secondary energy, import and export;
         # S0 gives A+ secondary or primary (config code M), as the 351B
         inc = reg.inc_secondary
@@ -324,7 +395,7 @@ class Meter:
     def report(self):
         """Every register at full internal resolution, plus pulse counts (for --report)."""
         reg = self.registers
-        out = {"registers": {}, "pulses": {}, "errors": self.errors}
+        out = {"registers": {}, "pulses": {}, "errors": self.errors, "faults": self.faults}
         if self.persist is not None:
             p = self.persist
             out["store"] = {"saves": p.saves, "errors": p.errors, "data_lost": p.data_lost,

@@ -436,8 +436,29 @@ def test_quantum_and_constant_validation():
     out = P.PulseOutput(pin, 1000)
     with pytest.raises(ValueError):
         out.feed(-1, 1000)
-    with pytest.raises(ValueError):
-        out.feed(1, 0)
+    with pytest.raises(ValueError, match="period_ms"):
+        out.feed(1, -1)
+
+
+def test_a_period_of_0_ms_is_a_normal_case():
+    """A period of a few frames is 0 whole ms (the first one after boot, a power-down):
+    its pulse starts at the next tick, it is no overrun, and what is owed after it is
+    spread over the next period."""
+    pin = FakePin()
+    out = P.PulseOutput(pin, 1000)
+    out.feed(999, 1000)
+    run(out, pin, 0, 1000)
+    assert out.emitted == 0 and out.residue == 999
+    out.feed(1, 0)                        # one frame's mWh completes a pulse
+    assert out.pending == 1 and out.overrun == 0
+    run(out, pin, 1000, 1001)
+    assert out.active and trains(pin)[0] == [1000]
+    out.feed(3000, 0)                     # three more in 0 ms: queued at the max rate
+    assert out.overrun == 1 and out.owed() == 4
+    t = drain(out, pin, 1001)
+    rises, highs, gaps = trains(pin)
+    assert rises == [1000, 1060, 1120, 1180] and set(highs) == {30}
+    assert out.emitted == 4 and t < 1300
 
 
 def test_diff_wraps_like_ticks_diff():

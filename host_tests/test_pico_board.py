@@ -25,7 +25,9 @@ from boards.pico.uart_port import UartPort
 from boards.pico_ads131m08 import board as ads_board
 from boards.pico_ads131m08 import pins as ads_pins
 from mpmeter.config import Config
+from mpmeter.display.lcd import ERROR
 from mpmeter.logs import events as ev
+from mpmeter.meter import FAULT_BLOCK
 from mpmeter.storage.store import Store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -535,7 +537,7 @@ def test_first_boot_writes_the_configuration_and_a_bad_one_is_flagged():
     assert meter2.cfg.data == Config("162").data and meter2.data_lost
 
 
-def test_a_metrology_error_leaves_the_loop_a_ui_error_does_not():
+def test_neither_a_metrology_error_nor_a_ui_error_stops_the_loop():
     rig = Rig()
     meter, board, _store = rig.boot()
     calls = []
@@ -550,13 +552,28 @@ def test_a_metrology_error_leaves_the_loop_a_ui_error_does_not():
     assert len(calls) == 5 and meter.errors_ui == 5
     meter.ui = real_ui
 
+    # the engine fails on every block: counted, logged at the 1st, 2nd, 4th ... fault,
+    # shown as ERROR, and the loop (the watchdog feed with it) goes on
+    real_feed = meter.engine.feed
+
     def bad_feed(buf):
         raise ZeroDivisionError("metrology")
 
     meter.engine.feed = bad_feed
-    with pytest.raises(ZeroDivisionError):
-        pico_main.run(meter, board, stop=lambda it: it >= 100,
-                      idle=lambda: rig.chip.run(0.005))
+    assert rig.machine.wdts == []           # the failing UI never fed it
+    its = pico_main.run(meter, board, stop=lambda it: it >= 100,
+                        idle=lambda: rig.chip.run(0.005))
+    assert its == 100 and len(rig.machine.wdts[0].feeds) == 100
+    n = meter.faults
+    assert n >= 20 and meter.last_fault[0] == FAULT_BLOCK
+    logged = [e[2:] for e in meter.persist.events() if e[1] == ev.METER_ERROR]
+    assert logged == [(FAULT_BLOCK, 1 << k) for k in range(n.bit_length())]
+    assert meter.display.status() & ERROR
+    # repaired: it measures again
+    meter.engine.feed = real_feed
+    count = meter.m.count
+    pico_main.run(meter, board, stop=lambda it: it >= 40, idle=lambda: rig.chip.run(0.005))
+    assert meter.m.count > count and meter.faults == n
 
 
 def test_the_ads131m08_board_with_a_stand_in_sampler():

@@ -32,14 +32,14 @@ then a soft reset), so the command ends with `reset`, which restarts the meter; 
 restart is an event of its own (power up) if the board's main logs one.
 
 RAM: .mpy files on the filesystem are loaded into RAM when imported: their bytecode
-(~90 KB of .mpy at -O2 for the whole firmware), constants and module objects all live in
-the heap. That is the development set-up, for a board with heap to spare; a production
-build freezes the same modules into the firmware image (boards/pico/manifest.py), where
-they run from flash. Whether the whole meter fits the Pico's heap this way is to be
-measured on the board (gc.mem_free()): on the 64-bit unix port, importing every firmware
-module from .mpy takes ~200 KB of heap (32-bit objects are smaller, not by how much is
-known here); if it does not fit, flash the frozen build. Modules on the filesystem shadow
-frozen ones of the same name ('' is first in sys.path).
+(about 107 KB of .mpy at -O2 for the firmware and the board), constants and module
+objects all live in the heap. That is the development set-up, for a board with heap to
+spare; a production build freezes the same modules into the firmware image
+(boards/pico/manifest.py), where they run from flash. Whether the whole meter fits the
+Pico's heap this way is to be measured on the board (gc.mem_free()): on the 64-bit unix
+port, importing every firmware module from .mpy takes ~200 KB of heap (32-bit objects
+are smaller, not by how much is known here); if it does not fit, flash the frozen build.
+Modules on the filesystem shadow frozen ones of the same name ('' is first in sys.path).
 
 The device must run the mpmeter build (its _boot.py keeps littlefs below the record
 store; boards/pico/README.md): on stock MicroPython the copy succeeds but the board's

@@ -8,8 +8,16 @@
 
 The default runtime is the MicroPython unix port (the embedded default); the
 scenario is checked here first so a bad file gets a clear error either way.
-SIGTERM or SIGINT sent to this process reaches the MicroPython child as one SIGINT (the
-unix port has no SIGTERM handler): with --hold the simulator then exits 0.
+
+This process is the meter: the MicroPython child dies with it (Linux: the kernel kills
+the child when this process ends, however it ends; elsewhere this process becomes the
+unix port), so a SIGKILL stops every write at once. SIGTERM or SIGINT sent here reaches
+the child as one SIGINT (the unix port has no SIGTERM handler): the orderly end, the
+registers saved (exit 130 mid-scenario, 0 with --hold after it).
+
+A --state directory belongs to one running meter (boards/sim/statelock.py): a second
+simulator on it is refused with an error naming the directory and the process that
+holds it; a lock left by a killed meter does not block a restart.
 """
 
 import argparse
@@ -87,15 +95,42 @@ def forward(a):
     return out
 
 
-def run_child(cmd, env):
+def _die_with_parent():
+    """The child's pre-exec step on Linux: the kernel sends it SIGKILL when the process
+    that started it ends (prctl PR_SET_PDEATHSIG); if that already happened, it ends."""
+    import ctypes
+    import signal
+
+    parent = os.getpid()
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def arm():
+        if prctl(1, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
+            os._exit(70)
+
+    return arm
+
+
+def run_child(cmd, env, lock=None):
     """Run the MicroPython simulator. SIGTERM here becomes a SIGINT there (its
-    KeyboardInterrupt: --hold ends with exit 0); a SIGINT here (Ctrl-C reaches the child
-    itself through the terminal) is passed on only if the child still runs a second
-    later. Returns the child's exit code."""
+    KeyboardInterrupt: the orderly end); a SIGINT here (Ctrl-C reaches the child itself
+    through the terminal) is passed on only if the child still runs a second later.
+    lock: the state directory's lock (statelock.Lock), inherited by the child, which is
+    noted in it. Returns the child's exit code. Off Linux this process execs the unix
+    port in its place (then SIGTERM ends it at once, like a power cut)."""
     import signal
     import time
 
-    child = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    keep = (lock.fd,) if lock is not None else ()
+    if not sys.platform.startswith("linux"):
+        for fd in keep:
+            os.set_inheritable(fd, True)
+        os.chdir(ROOT)
+        os.execve(cmd[0], cmd, env)
+    child = subprocess.Popen(cmd, cwd=ROOT, env=env, pass_fds=keep,
+                             preexec_fn=_die_with_parent())
+    if lock is not None:
+        lock.note(child.pid)
     got = {}                            # signal -> when it arrived here
 
     def note(signum, frame):
@@ -152,11 +187,23 @@ def main(argv=None):
     elif a.errors or a.bench:
         print("mpmeter sim: error: --errors and --bench need --board", file=sys.stderr)
         return 2
+    lock = None
+    if a.state:
+        from boards.sim import statelock
+
+        try:
+            lock = statelock.acquire(os.path.abspath(a.state))
+        except ValueError as e:
+            print("mpmeter sim: error: %s" % e, file=sys.stderr)
+            return 2
     if a.runtime == "micropython":
         env = dict(os.environ, MICROPYPATH=".frozen:.")
         cmd = [micropython_exe(), "-X", "heapsize=" + a.heap, "boards/sim/main.py"] + args
-        return run_child(cmd, env)
+        return run_child(cmd, env, lock)
     os.chdir(ROOT)
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)   # as the child: SIGINT
     sys.path.insert(0, os.path.join(ROOT, "host_tests", "compat"))
     import micropython  # noqa: F401  (compat shim: viper annotations under CPython)
     from boards.sim import main as simmain

@@ -12,9 +12,20 @@ ramp test on the real chip measures it).
 table(width, scale) -> array('h') of 4096 entries: (centre - 2048) * scale,
 rounded. With scale 8 the values span -16384..16376 (int16) and keep 1/8 LSB.
 The metrology then sees bias 0 and an LSB size divided by `scale`.
+
+Boot time: computing the 4096 entries takes 0.55 s on the RP2040 (software floats), so
+the table of the defaults (width 9, scale 8) is a constant in the image:
+boards/pico/adc_dnl_table.py, 8 KiB of int16 little endian, written by
+`python tools/gen_adc_dnl.py` from this module's own rule (a test checks that the two
+agree entry by entry). table() then copies it into RAM (a memcpy); any other width or
+scale is computed as before.
 """
 
 import array
+import sys
+
+DEFAULT_WIDTH = 9.0
+DEFAULT_SCALE = 8
 
 
 def centre(code, width=9.0):
@@ -30,7 +41,22 @@ def centre(code, width=9.0):
     return period * 1024 + c
 
 
-def table(width=9.0, scale=8):
+def table(width=DEFAULT_WIDTH, scale=DEFAULT_SCALE):
+    if width == DEFAULT_WIDTH and scale == DEFAULT_SCALE:
+        from boards.pico.adc_dnl_table import TABLE
+
+        if sys.implementation.name == "micropython":
+            return array.array("h", TABLE)          # the bytes as int16, copied
+        t = array.array("h")
+        t.frombytes(TABLE)
+        if sys.byteorder != "little":
+            t.byteswap()
+        return t
+    return compute(width, scale)
+
+
+def compute(width=DEFAULT_WIDTH, scale=DEFAULT_SCALE):
+    """The table entry by entry (what table() copies for the defaults)."""
     t = array.array("h", [0] * 4096)
     for code in range(4096):
         v = (centre(code, width) - 2048) * scale
@@ -54,3 +80,21 @@ def linearised(systems, neutral, scale=8):
         n["bias"] = 0
         n["lsb"] = neutral["lsb"] / scale
     return out, n
+
+
+def source(width=DEFAULT_WIDTH, scale=DEFAULT_SCALE):
+    """The text of boards/pico/adc_dnl_table.py (tools/gen_adc_dnl.py writes it)."""
+    t = compute(width, scale)
+    raw = bytearray()
+    for v in t:
+        v &= 0xFFFF
+        raw.append(v & 0xFF)
+        raw.append(v >> 8)
+    lines = ['"""RP2040 E11 linearisation table of boards/pico/adc_dnl.py (width %s, scale %d):'
+             % (width, scale),
+             "4096 int16 little endian. Written by tools/gen_adc_dnl.py; do not edit.",
+             '"""', "", "TABLE = ("]
+    for k in range(0, len(raw), 16):
+        lines.append('    b"' + "".join("\\x%02x" % b for b in raw[k:k + 16]) + '"')
+    lines.append(")")
+    return "\n".join(lines) + "\n"

@@ -30,18 +30,22 @@ run(meter, board, stop=None, idle=None) -> iterations (only when stop() says so)
             after each (pulse outputs want a tick every few ms); False from step() only
             means "no block ready yet": the loop goes on
         meter.tick(now); meter.ui(now): display, button, optical port, watchdog feed
-    Errors:
-    - the metrology side (step, tick: sampler, engine, registers, pulse outputs, the
-      saves behind them) is not caught here: an exception there leaves the loop (main()
-      then stops feeding the watchdog, which resets the board within WDT_MS; the
-      registers in flash are those of the last save, at most one displayed step old).
-      A meter that keeps running with a broken metrology would register wrong energy;
-      a reset gives a clean start and a RESET_CAUSE 3 (watchdog) event.
-    - the UI side (display, button, optical port, commands) is caught, counted in
+    Errors: the loop never halts on them.
+    - the metrology side (sampler, engine, registers, pulse outputs, the saves behind
+      them) catches its own: Meter.fault counts them (`meter.faults`), logs a
+      METER_ERROR event, lights the status indicator (ERROR), and the meter goes on
+      measuring with the next block (mpmeter/meter.py). One bad period never costs the
+      registers, and a reset would cost the open period and the pulses in flight.
+    - the UI side (display, button, optical port, commands) is caught here, counted in
       `meter.errors_ui` and printed: bad input from outside never stops the metrology. The
       feed is the last thing Meter.ui() does, so an exception there skips one feed; a UI
       that fails on every call for WDT_MS gets the board reset (by design: a meter with a
       dead display or port restarts, its registers safe in the store).
+    - anything else that leaves run() (a defect of this loop itself) is counted as a
+      fault too, and main() enters the loop again.
+    - only boot() may stop the meter: a failed self-check there (a filesystem over the
+      store, a converter that does not answer) prints the reason and waits for the
+      watchdog; the registers in flash are untouched (nothing was measured yet).
     - KeyboardInterrupt (mpremote's Ctrl-C, development): main() saves the registers
       (power_down), stops the watchdog and returns to the REPL.
     stop(iterations) -> True ends run() (tests); idle() is called after an iteration
@@ -201,9 +205,9 @@ def run(meter, board, stop=None, idle=None):
 
 
 def halt(board):
-    """After a metrology error: stop feeding the watchdog (started here if the error came
+    """After a failed boot: stop feeding the watchdog (started here if the error came
     before the first feed) and wait for it to reset the board."""
-    wdt = getattr(board, "wdt", None)
+    wdt = getattr(board, "wdt", None) if board is not None else None
     if wdt is None:
         import machine
 
@@ -218,19 +222,26 @@ def main(board_module=None):
     Ctrl-C)."""
     if board_module is None:
         from boards.pico import board as board_module
-    meter, board, _store = boot(board_module)
     try:
-        run(meter, board)
-    except KeyboardInterrupt:
-        meter.power_down()
-        wdt = getattr(board, "wdt", None)
-        if wdt is not None and hasattr(wdt, "stop"):
-            wdt.stop()
-        print("mpmeter: stopped (registers saved, watchdog off)")
-        return
-    except Exception as e:              # the metrology side failed
-        _report("metrology", e)
-        halt(board)
+        meter, board, _store = boot(board_module)
+    except Exception as e:              # the self-check at boot failed
+        _report("boot", e)
+        halt(None)
+    while True:
+        try:
+            run(meter, board)
+        except KeyboardInterrupt:
+            meter.power_down()
+            wdt = getattr(board, "wdt", None)
+            if wdt is not None and hasattr(wdt, "stop"):
+                wdt.stop()
+            print("mpmeter: stopped (registers saved, watchdog off)")
+            return
+        except Exception as e:          # counted, logged, shown; measuring goes on
+            from mpmeter.meter import FAULT_LOOP
+
+            meter.fault(FAULT_LOOP, e)
+            _report("main loop", e)
 
 
 if sys.platform == "rp2":

@@ -7,9 +7,11 @@ Rate. fs = 4000 frames/s, the ADC free-running (CS.START_MANY) in round robin
 over the 2 (3) inputs: 8000 (12000) conversions/s, DIV = 48 MHz / 8000 - 1 =
 5999 (3999) exactly (FRAC 0: no delta-sigma jitter between conversions).
 80 samples per 50 Hz cycle reach the 39th harmonic; the quarter-cycle delay of the
-reactive sums is a whole 20 frames at 50 Hz; the viper kernels cost ~1 % of the core
-at this rate; and it is the rate the simulator's RP2040 model (and the accuracy
-table measured on it) uses. The ADC could go to 500 kSa/s: more would only cost CPU.
+reactive sums is a whole 20 frames at 50 Hz; a whole block costs 1.1-1.4 ms of the
+core in Meter.step() (linearisation, kernels and the engine's share: 5.5-7 % of the
+core, measured on the emulated RP2040, ../shared/toolchain/README.md); and it is the
+rate the simulator's RP2040 model (and the accuracy table measured on it) uses. The
+ADC could go to 500 kSa/s: more would only cost CPU.
 frames = 80 per block (20 ms, one 50 Hz cycle: the engine needs >= a quarter cycle).
 
 Ring. nblocks = 32 preallocated array('h') blocks of frames * stride codes (10 KB, 15 KB

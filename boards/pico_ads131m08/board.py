@@ -15,9 +15,9 @@ optical port, HT1621 LCD, watchdog, reset cause, the record store) except:
     relay     none (the 351B has no breaker)
 The PDC-6X1 glass has 6 digits: the 351's display formats (code A "7.0", "7.1") are
 drawn in the 6 positions the glass has (display/field.py fits the value to the frame's
-width); a wider glass needs its own segment map. This board has no main module yet:
-boards/pico_ads131m08/main.py would be `from boards.pico import main` and
-`main.main(board)` with this module (tools/deploy.py starts boards.<board>.main).
+width); a wider glass needs its own segment map. The main loop is boards/pico/main.py
+with this module: boards/pico_ads131m08/main.py (tools/deploy.py starts
+boards.<board>.main).
 Wiring and parts: boards/pico_ads131m08/README.md.
 """
 

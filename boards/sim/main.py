@@ -22,6 +22,7 @@ from mpmeter.metrology.calibration import Calibration  # noqa: E402
 DEFAULT_SCENARIO = "boards/sim/scenarios/household_day.json"
 STATE_FILE = "/flash.bin"
 EXIT_POWER_CUT = 3
+EXIT_INTERRUPTED = 130
 MICRO = sys.implementation.name == "micropython"
 
 
@@ -303,6 +304,9 @@ def run(argv):
     if store is not None and changed:
         from mpmeter.logs import events
         meter.persist.log(events.CONFIG, 0)
+    if store is not None:
+        print(restored_line(meter, args.state))
+        _flush()
     optical_poll = throttle_optical(meter) if not speed else None
     term = None if args.quiet else Terminal(sys.stdout, not args.no_ansi)
     title = "mpmeter sim  profile %s  %s/%s  speed %s" % (sc["profile"], args.fidelity,
@@ -316,26 +320,31 @@ def run(argv):
         if args.fidelity != "phasor":
             raise ValueError("--coarse needs --fidelity phasor")
         meter.coarse = True
-    while meter.step():
-        now = clock.ms()
-        if meter.busy() and not args.coarse:
-            t = last_ms + 1
-            while t <= now:
-                meter.tick(t)
-                t += 1
-        last_ms = now
-        meter.ui(now)
-        blocks += 1
-        if speed or (term is not None and blocks % 16 == 0):
-            real = _elapsed(t0)
-            if speed:
-                ahead = int(now / speed) - real
-                if ahead > 2:
-                    _sleep_ms(ahead)
-                    real = _elapsed(t0)
-            if term is not None and real - last_draw >= args.refresh_ms:
-                last_draw = real
-                term.draw(panel(meter, title + "  " + utc_text(clock.now()) + " UTC"))
+    interrupted = False
+    try:
+        while meter.step():
+            now = clock.ms()
+            if meter.busy() and not args.coarse:
+                t = last_ms + 1
+                while t <= now:
+                    meter.tick(t)
+                    t += 1
+            last_ms = now
+            meter.ui(now)
+            blocks += 1
+            if speed or (term is not None and blocks % 16 == 0):
+                real = _elapsed(t0)
+                if speed:
+                    ahead = int(now / speed) - real
+                    if ahead > 2:
+                        _sleep_ms(ahead)
+                        real = _elapsed(t0)
+                if term is not None and real - last_draw >= args.refresh_ms:
+                    last_draw = real
+                    term.draw(panel(meter, title + "  " + utc_text(clock.now()) + " UTC"))
+    except KeyboardInterrupt:
+        interrupted = True      # SIGINT (Ctrl-C; SIGTERM through tools/sim.py): the
+        #                         orderly end below, as when the scenario ends
     meter.finish()
     # let queued pulses finish on the sim clock (bounded: one minute of pulse time)
     t = last_ms + 1
@@ -351,11 +360,25 @@ def run(argv):
         write_report(args.report, report(meter, board, sc, args, wall), meter)
     if getattr(board, "bench", None) is not None:
         board.bench.close()
+    if interrupted:
+        print("mpmeter sim: interrupted%s" % (" (registers saved)" if store else ""))
+        _close_port(meter)
+        return EXIT_INTERRUPTED
     if optical_poll is not None:
         meter.optical.poll = optical_poll       # the port's own pace again
     if args.hold:
         hold(meter)
     return 0
+
+
+def restored_line(meter, path):
+    """What the meter resumed from its state directory (printed at boot)."""
+    p = meter.persist
+    if p.restored is None:
+        return "state %s: no saved registers, a new meter" % path
+    reg = meter.registers
+    return "state %s: save %d restored: %s (mWh, primary)" % (
+        path, p.save_no, " ".join("%s=%d" % (n, reg.mwh(n, True)) for n in NAMES))
 
 
 POLL_BLOCKS = 8       # sample blocks between two looks at the real clock
@@ -430,6 +453,10 @@ def hold(meter):
             _sleep_ms(2)
     except KeyboardInterrupt:
         pass
+    _close_port(meter)
+
+
+def _close_port(meter):
     port = meter.board.optical
     if port is not None and hasattr(port, "close"):
         port.close()
@@ -446,9 +473,9 @@ def main(argv):
     except PowerCut:
         print("mpmeter sim: power cut during a flash write (--cut)")
         return EXIT_POWER_CUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:            # before the meter ran (nothing to save)
         print("mpmeter sim: interrupted")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

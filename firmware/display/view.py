@@ -15,9 +15,10 @@ Indicators (display/lcd.py):
               the current is below the starting current (ist); OFF below the limit.
               Aron wiring (two elements, L1-L2 and L3-L2): L1 and L3 from the
               elements, L2 lit when both line voltages are present
-    status    ERROR: the registers rejected a measurement period or a store write
-              failed; MAGNET: the board's magnet sensor; DATA_LOST: the store found
-              corrupt or unusable data (storage/persist.py)
+    status    ERROR: the registers rejected a measurement period, a store write
+              failed, or the meter caught an error in its own work (meter.faults);
+              MAGNET: the board's magnet sensor; DATA_LOST: the store found corrupt
+              or unusable data (storage/persist.py)
     breaker   the board's relay state (162 with breaker), else None
 """
 
@@ -87,7 +88,7 @@ class Display:
         m = self.meter
         s = 0
         p = m.persist
-        if m.errors or (p is not None and p.errors):
+        if m.errors or m.faults or (p is not None and p.errors):
             s |= ERROR
         mag = getattr(m.board, "magnet", None)
         if mag is not None and mag.value():

@@ -20,6 +20,10 @@ fastest rate is 1000 / (2 * width_ms) pulses per second. When the owed pulses
 cannot fit in period_ms at that rate they still all come, at the fastest rate
 (the queue is the counter `pending`: never dropped, never merged), and
 `overrun` counts such feeds (the meter may show it; clear_overrun() resets).
+A period may be as short as 0 ms (the first period after boot runs from the start
+of sampling to the first zero crossing, a power-down closes whatever is open):
+its pulses start at once, one pulse is never an overrun, and the next feed spreads
+what is still owed over its own period.
 Edges happen inside tick(), so the real width is width_ms plus tick() latency:
 call tick() every few ms.
 
@@ -85,9 +89,11 @@ class PulseOutput:
         return self._epoch + self._count
 
     def feed(self, mwh, period_ms):
-        """Add whole mWh (an int >= 0) of the period just ended, which lasted period_ms."""
-        if mwh < 0 or period_ms <= 0:
-            raise ValueError("feed: mwh must be >= 0 and period_ms > 0")
+        """Add whole mWh (an int >= 0) of the period just ended, which lasted period_ms
+        (an int >= 0: a short period is a normal case)."""
+        if mwh < 0 or period_ms < 0:
+            raise ValueError("feed: mwh and period_ms must be >= 0, got %r, %r"
+                             % (mwh, period_ms))
         if self._count >= 0x100000:
             self._epoch += self._count
             self._count = 0
@@ -98,9 +104,11 @@ class PulseOutput:
             n += self.pending
             self.pending = n
             p = period_ms
-            if n * self.min_interval_ms > p:
-                p = n * self.min_interval_ms
-                self.overrun += 1
+            need = n * self.min_interval_ms
+            if need > p:
+                p = need
+                if n > 1:
+                    self.overrun += 1       # (one pulse always starts at once)
             self._n = n
             self._q = p // n
             self._r = p - (p // n) * n

@@ -22,6 +22,10 @@ WRITE_REFUSED = 14    # a: setting (comms/programming.py SETTINGS index), b: why
 #                       (1 the verification seal is closed, 2 not writable, 3 bad value)
 RESET_CAUSE = 15      # at boot: a: the board's reset cause (machine.reset_cause(): 1 power
 #                       on, 3 watchdog, 5 soft reset ...), b: 0
+METER_ERROR = 16      # the meter caught an exception in its own work and went on measuring:
+#                       a: where (meter.py FAULT_*: 1 period, 2 block, 3 pulse outputs,
+#                       4 power-down save, 5 the board's main loop), b: faults so far
+#                       (logged at the 1st, 2nd, 4th, 8th ...)
 WRITE = 256           # W1 accepted: code WRITE + setting index; a: old, b: new value
 #                       (numbers as they are, texts/lists/tables as their CRC-32)
 
@@ -30,7 +34,7 @@ NAMES = {POWER_UP: "power up", POWER_DOWN: "power down", TORN_WRITE: "torn write
          STATUS_CLEARED: "status cleared", CONFIG: "configuration", CT_CHANGED: "CT ratio",
          STORE_ERROR: "store error", CLOCK_SET: "clock set", BILLING_STOP: "billing stop",
          PASSWORD: "password", LOCKED: "password lockout", WRITE_REFUSED: "write refused",
-         RESET_CAUSE: "reset cause"}
+         RESET_CAUSE: "reset cause", METER_ERROR: "meter error"}
 
 # events that mean data may have been lost (the LCD status indication)
 LOSS = (CORRUPT, RESTORE_FAILED)

@@ -255,7 +255,8 @@ class Engine:
             m.p[s] = p
             m.q[s] = q
             m.s[s] = sva
-            m.pf[s] = p / sva if sva > 0 else 1.0
+            pf = p / sva if sva > 0 else 1.0
+            m.pf[s] = 1.0 if pf > 1.0 else (-1.0 if pf < -1.0 else pf)   # rounding
             pt += p
             qt += q
             st += sva
@@ -270,8 +271,9 @@ class Engine:
         m.p_total = pt
         m.q_total = qt
         m.s_total = st
-        m.pf_total = pt / st if st > 0 else 1.0
-        m.freq = self._freq
+        pf = pt / st if st > 0 else 1.0
+        m.pf_total = 1.0 if pf > 1.0 else (-1.0 if pf < -1.0 else pf)
+        m.freq = self._freq         # of the last whole period (0.0 before the first one)
         m.frames = n
         m.whole = whole
         m.count += 1

@@ -11,8 +11,9 @@ first k bytes programmed (or, for an erase, the first k bytes at 0xFF).
 """
 
 
-class PowerCut(Exception):
-    pass
+class PowerCut(BaseException):
+    """The supply is gone: the end of execution, not an error (the meter's own
+    `except Exception` handlers, which keep it measuring, must not catch it)."""
 
 
 class FlashModel:
