@@ -152,3 +152,14 @@ def test_engine_applies_the_point_correction(amps):
     for _n, p, q, _v, i, *_ in whole:
         assert abs(p - pt) < pt * 1e-3 and abs(q - qt) < qt * 1e-3
         assert abs(i - amps) < amps * 1e-3
+
+
+@pytest.mark.parametrize("phi,offset", [(0.0, 5.0), (180.0, -5.0)])
+def test_power_factor_stays_within_minus_one_and_one(phi, offset):
+    """A P offset (calibration) at PF 1 and PF -1 puts |P| above Vrms * Irms: the power
+    factor shown and sent is clamped to [-1, 1] (P itself keeps the offset)."""
+    s = ToneSampler(8000, 160, 50.0, 230.0, 5.0, phi, 400 / 32768, 10 / 32768)
+    eng, got = run(s, 0.6, cals=[Calibration(p_offset=offset)])
+    m = eng.m
+    assert abs(m.p[0]) > m.s[0]                      # the offset is in P
+    assert m.pf[0] == m.pf_total == (1.0 if phi == 0.0 else -1.0)

@@ -5,6 +5,7 @@ resync, and the energy the real meter registers from its blocks against analytic
 """
 
 import math
+import os
 
 import pytest
 import truth
@@ -13,6 +14,8 @@ from test_accuracy import B_PF1, B_PFX, B_REACT
 
 from boards.pico import adc_dnl
 from boards.pico.sampler import PicoSampler
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from boards.sim.board import SimClock
 from mpmeter.config import Config
 from mpmeter.hal import Board, check_sampler
@@ -341,3 +344,19 @@ def test_energy_through_the_meter(phi, lim_a):
         # no reactive energy of any size (the round-robin skew corrected)
         assert reg["r_plus"]["secondary_wh"] + reg["r_minus"]["secondary_wh"] \
             < 0.005 * t["A+"]
+
+
+def test_the_e11_table_is_a_constant_of_the_image():
+    """The defaults' table is the committed constant (tools/gen_adc_dnl.py writes it),
+    the same as the rule entry by entry; another width is computed."""
+    path = os.path.join(ROOT, "boards", "pico", "adc_dnl_table.py")
+    with open(path) as f:
+        assert f.read() == adc_dnl.source(), "run python tools/gen_adc_dnl.py"
+    t = adc_dnl.table()
+    assert t.typecode == "h" and list(t) == list(adc_dnl.compute())
+    # by hand: the 512 codes below a wide one share 512 - 4.5 LSB, so code 0's centre is
+    # -0.5 + 0.5 * 507.5 / 512 LSB: (-0.0044 - 2048) * 8 = -16384.04; a wide code sits
+    # at its own value: (512 - 2048) * 8
+    assert t[0] == round((-0.5 + 0.5 * 507.5 / 512 - 2048) * 8) == -16384
+    assert t[512] == (512 - 2048) * 8 and t[2560] == 512 * 8
+    assert list(adc_dnl.table(7.0)) == list(adc_dnl.compute(7.0)) != list(t)

@@ -21,9 +21,10 @@ cannot fit in period_ms at that rate they still all come, at the fastest rate
 (the queue is the counter `pending`: never dropped, never merged), and
 `overrun` counts such feeds (the meter may show it; clear_overrun() resets).
 A period may be as short as 0 ms (the first period after boot runs from the start
-of sampling to the first zero crossing, a power-down closes whatever is open):
-its pulses start at once, one pulse is never an overrun, and the next feed spreads
-what is still owed over its own period.
+of sampling to the first zero crossing, a power-down closes whatever is open): the
+pulses still queued from the period before keep at least the time their spacing
+gave them (a short period does not squeeze them into an overrun), a pulse of its
+own starts at once, and one pulse is never an overrun.
 Edges happen inside tick(), so the real width is width_ms plus tick() latency:
 call tick() every few ms.
 
@@ -101,9 +102,12 @@ class PulseOutput:
         n = r // self.quantum
         self.residue = r - n * self.quantum
         if n:
-            n += self.pending
+            old = self.pending
+            n += old
             self.pending = n
             p = period_ms
+            if old and old * self._q > p:
+                p = old * self._q           # a short period does not squeeze the queue
             need = n * self.min_interval_ms
             if need > p:
                 p = need
