@@ -14,12 +14,12 @@ from test_accuracy import B_PF1, B_PFX, B_REACT
 
 from boards.pico import adc_dnl
 from boards.pico.sampler import PicoSampler
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from boards.sim.board import SimClock
 from mpmeter.config import Config
 from mpmeter.hal import Board, check_sampler
 from mpmeter.meter import Meter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # the simulator's RP2040 scales (boards/sim/adc.py): +-450 V and +-130 A peak = +-1.65 V
 VREF = 3.3

