@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.stamp
 HEAP    := 192k
 SIMARGS ?= --config boards/sim/configs/day_night.json
 
-.PHONY: sim test bench torture fuzz slow lint mpy mptest clean venv deploy repl logs
+.PHONY: sim test bench torture fuzz slow lint mpy mptest clean venv deploy repl logs firmware
 
 $(STAMP): requirements.txt tools/fetch_unittest.py
 	$(PY) -m venv $(VENV)
@@ -53,6 +53,13 @@ slow: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) tools/bench.py
+
+# The mpmeter firmware image (UF2, the meter frozen): build/firmware/$(BOARD)/firmware.uf2.
+# Needs arm-none-eabi-gcc (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi cmake); the
+# MicroPython tree from MICROPY_DIR, ../shared/toolchain's archive, or a clone. See
+# tools/firmware.py.
+firmware: $(STAMP)
+	$(VPY) tools/firmware.py $(BOARD)
 
 # A board over USB (the mpmeter build flashed first: boards/pico/README.md). deploy
 # compiles firmware/ and the board's modules to .mpy and copies them with mpremote, then

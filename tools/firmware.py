@@ -1,0 +1,181 @@
+"""Build the mpmeter firmware image (UF2): MicroPython's rp2 port with the meter frozen in.
+
+    python tools/firmware.py pico|pico_ads131m08      (make firmware BOARD=...)
+
+Needs arm-none-eabi-gcc, newlib and cmake (Debian: gcc-arm-none-eabi
+libnewlib-arm-none-eabi cmake). The MicroPython tree, in this order:
+  1. MICROPY_DIR (a MicroPython v1.28 checkout with its rp2 submodules);
+  2. the archive ../shared/toolchain/micropython-1.28.0-rp2-src.tar.xz where it exists
+     (checked against its SHA256SUMS, unpacked once into build/toolchain/);
+  3. otherwise a clone of v1.28.0 and the rp2 port's submodules (online).
+picotool (pico-sdk 2.x makes the UF2 with it) is built host-side once from the archive's
+picotool/ or, for a MICROPY_DIR or a clone, fetched by the SDK itself.
+
+Output: build/firmware/<board>/firmware.uf2. A cached build is reused while the frozen
+sources (firmware/, boards/__init__.py, boards/pico/, the board's own folder) and the
+MicroPython tree are unchanged. The image must fit the 640 KiB firmware region of the
+flash layout (boards/pico/README.md): the size is printed against it, and a build that
+does not fit fails.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOLCHAIN = os.path.join(os.path.dirname(ROOT), "shared", "toolchain")
+ARCHIVE = "micropython-1.28.0-rp2-src.tar.xz"
+BUILD = os.path.join(ROOT, "build")
+REGION = 640 * 1024            # firmware region of the flash layout
+BOARDS = {"pico": "RPI_PICO", "pico_ads131m08": "RPI_PICO"}
+TAG = "v1.28.0"
+SUBMODULES = ("lib/pico-sdk", "lib/tinyusb", "lib/mbedtls", "lib/micropython-lib")
+
+
+def fail(msg):
+    print("mpmeter firmware: error: %s" % msg, file=sys.stderr)
+    sys.exit(2)
+
+
+def run(cmd, log, cwd=None, env=None):
+    with open(log, "a") as f:
+        f.write("$ %s\n" % " ".join(cmd))
+        f.flush()
+        r = subprocess.run(cmd, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT)
+    if r.returncode:
+        fail("%s failed (exit %d); the log is %s" % (" ".join(cmd[:3]), r.returncode, log))
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_tools():
+    missing = [t for t in ("arm-none-eabi-gcc", "cmake", "make") if not shutil.which(t)]
+    if missing:
+        fail("%s not found: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi "
+             "cmake" % ", ".join(missing))
+
+
+def micropython_tree(log):
+    """(micropython dir, picotool install dir or None, a text naming the tree)."""
+    given = os.environ.get("MICROPY_DIR")
+    if given:
+        if not os.path.isdir(os.path.join(given, "ports", "rp2")):
+            fail("MICROPY_DIR=%s has no ports/rp2" % given)
+        return os.path.abspath(given), None, "MICROPY_DIR " + given
+    tc = os.path.join(BUILD, "toolchain")
+    arch = os.path.join(TOOLCHAIN, ARCHIVE)
+    if os.path.exists(arch):
+        mp = os.path.join(tc, "micropython")
+        stamp = os.path.join(tc, "unpacked.sha256")
+        want = None
+        with open(os.path.join(TOOLCHAIN, "SHA256SUMS")) as f:
+            for ln in f:
+                if ln.split()[1:] == [ARCHIVE]:
+                    want = ln.split()[0]
+        have = open(stamp).read().strip() if os.path.exists(stamp) else None
+        if have != want or not os.path.isdir(mp):
+            got = sha256(arch)
+            if got != want:
+                fail("%s: sha256 %s, SHA256SUMS says %s" % (arch, got, want))
+            shutil.rmtree(tc, ignore_errors=True)
+            os.makedirs(tc)
+            print("unpacking %s" % ARCHIVE)
+            with tarfile.open(arch) as t:
+                t.extractall(tc, filter="tar")
+            with open(stamp, "w") as f:
+                f.write(got)
+        tools = os.path.join(tc, "tools")
+        if not os.path.exists(os.path.join(tools, "picotool", "picotool")):
+            print("building picotool (host side, once)")
+            pt = os.path.join(tc, "picotool")
+            run(["cmake", "-S", pt, "-B", os.path.join(pt, "build"),
+                 "-DPICO_SDK_PATH=" + os.path.join(mp, "lib", "pico-sdk"),
+                 "-DPICOTOOL_NO_LIBUSB=1", "-DPICOTOOL_FLAT_INSTALL=1",
+                 "-DCMAKE_INSTALL_PREFIX=" + tools], log)
+            run(["make", "-C", os.path.join(pt, "build"), "-j%d" % (os.cpu_count() or 2)], log)
+            run(["make", "-C", os.path.join(pt, "build"), "install"], log)
+        return mp, tools, "the archive in ../shared/toolchain"
+    mp = os.path.join(BUILD, "micropython-" + TAG)
+    if not os.path.isdir(mp):
+        print("cloning MicroPython %s (no MICROPY_DIR, no archive)" % TAG)
+        run(["git", "clone", "--depth", "1", "-b", TAG,
+             "https://github.com/micropython/micropython", mp], log)
+        run(["git", "-C", mp, "submodule", "update", "--init", "--depth", "1"]
+            + list(SUBMODULES), log)
+    return mp, None, "a clone of MicroPython " + TAG
+
+
+def frozen_sources(board):
+    """The files whose change means a new image (sorted paths under ROOT)."""
+    out = [os.path.join(ROOT, "boards", "__init__.py")]
+    for top in ("firmware", os.path.join("boards", "pico"), os.path.join("boards", board)):
+        for d, _dirs, files in os.walk(os.path.join(ROOT, top)):
+            out += [os.path.join(d, f) for f in files if f.endswith(".py")]
+    return sorted(set(out))
+
+
+def key(board, mp):
+    h = hashlib.sha256(("%s %s\n" % (board, mp)).encode())
+    for p in frozen_sources(board):
+        h.update(os.path.relpath(p, ROOT).encode() + b"\0")
+        with open(p, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def build(board):
+    if board not in BOARDS:
+        fail("BOARD: one of %s, got %r" % (", ".join(sorted(BOARDS)), board))
+    out = os.path.join(BUILD, "firmware", board)
+    os.makedirs(out, exist_ok=True)
+    log = os.path.join(out, "build.log")
+    uf2 = os.path.join(out, "firmware.uf2")
+    check_tools()
+    mp, tools, where = micropython_tree(log)
+    k = key(board, mp)
+    stamp = os.path.join(out, "sources.sha256")
+    if os.path.exists(uf2) and os.path.exists(stamp) and open(stamp).read().strip() == k:
+        print("%s: unchanged frozen sources, the cached image is used" % board)
+    else:
+        print("building %s (MicroPython from %s; log %s)" % (board, where,
+                                                            os.path.relpath(log, ROOT)))
+        env = dict(os.environ)
+        if tools:
+            env["PICOTOOL_FETCH_FROM_GIT_PATH"] = tools
+        jobs = "-j%d" % (os.cpu_count() or 2)
+        run(["make", "-C", os.path.join(mp, "mpy-cross"), jobs], log, env=env)
+        work = os.path.join(out, "work")
+        manifest = os.path.join(ROOT, "boards", board, "manifest.py")
+        run(["make", "-C", os.path.join(mp, "ports", "rp2"), jobs, "BOARD=" + BOARDS[board],
+             "BUILD=" + work, "FROZEN_MANIFEST=" + manifest], log, env=env)
+        for name in ("firmware.uf2", "firmware.bin", "firmware.elf"):
+            shutil.copy(os.path.join(work, name), os.path.join(out, name))
+        with open(stamp, "w") as f:
+            f.write(k)
+    size = os.path.getsize(os.path.join(out, "firmware.bin"))
+    print("%s: %s, %d bytes = %.1f %% of the %d KiB firmware region"
+          % (board, os.path.relpath(uf2, ROOT), size, 100.0 * size / REGION, REGION // 1024))
+    if size > REGION:
+        fail("the image is %d bytes larger than the firmware region" % (size - REGION))
+    return uf2
+
+
+def main(argv):
+    if len(argv) != 1:
+        print(__doc__)
+        return 2
+    build(argv[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
