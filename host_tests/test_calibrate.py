@@ -98,7 +98,7 @@ def test_calibration_corrects_a_miscalibrated_pico_model(tmp_path):
     out = tmp_path / "result.json"
     try:
         rc = calibrate.main(["--tcp", "127.0.0.1:%d" % sim.optical, "--bench",
-                             "tcp:127.0.0.1:%d" % sim.bench, "--window", "5",
+                             "tcp:127.0.0.1:%d" % sim.bench, "--window", "8",
                              "--poll", "0.2", "--out", str(out)])
         res = json.loads(out.read_text())
         assert rc == 0, res["table"]
