@@ -25,7 +25,7 @@ from .logs.billing import EXTERNAL
 from .logs.events import CLOCK_SET, METER_ERROR, POWER_UP
 from .logs.logbook import Logbook
 from .metrology import calibration as _cal
-from .metrology.engine import Engine, Measurement
+from .metrology.engine import Engine, Measurement, clamp_pf
 from .storage.persist import Persistence
 
 
@@ -34,11 +34,6 @@ FAULT_BLOCK = 2        # a sample block could not be processed (the engine)
 FAULT_PULSES = 3       # the pulse outputs' tick
 FAULT_POWER_DOWN = 4   # the power-down save
 FAULT_LOOP = 5         # the board's main loop itself (boards/pico/main.py)
-
-
-def _clamp(x):
-    """A power factor within [-1, 1] (rounding puts |P| / S a hair above 1 at PF 1)."""
-    return 1.0 if x > 1.0 else (-1.0 if x < -1.0 else x)
 
 
 class Meter:
@@ -330,14 +325,14 @@ class Meter:
             m.p[k] = p
             m.q[k] = q
             m.s[k] = v * i
-            m.pf[k] = _clamp(p / (v * i)) if v * i > 0 else 1.0
+            m.pf[k] = clamp_pf(p / (v * i)) if v * i > 0 else 1.0
             pt += p
             qt += q
             st += v * i
         m.p_total = pt
         m.q_total = qt
         m.s_total = st
-        m.pf_total = _clamp(pt / st) if st > 0 else 1.0
+        m.pf_total = clamp_pf(pt / st) if st > 0 else 1.0
         m.freq = freq
         m.whole = True                  # a phasor second knows its frequency
         m.frames = int(seconds * self.fs + 0.5)

@@ -12,16 +12,14 @@ import random
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 
 import pytest
 from iec62056_21 import messages, transports
 from iec62056_21.client import Iec6205621Client
+from sim_process import SIM, SimProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SIM = [sys.executable, os.path.join(ROOT, "tools", "sim.py")]
 
 STX, ETX, ACK, NAK = b"\x02", b"\x03", b"\x06", b"\x15"
 TIMEOUT = 5      # seconds, every client read (the library's default is 30)
@@ -47,7 +45,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Sim:
+class Sim(SimProcess):
     """tools/sim.py in its own process group (every process of it is killed at the end)."""
 
     def __init__(self, tmp, scenario, runtime="micropython", report=True, extra=()):
@@ -61,26 +59,7 @@ class Sim:
         if report:
             cmd += ["--report", self.report_path]
         cmd += list(extra)
-        self.lines = []
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text, timeout=60):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if any(text in ln for ln in self.lines):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise AssertionError("sim: no %r (exit %s) in:\n%s"
-                             % (text, self.proc.poll(), "\n".join(self.lines)))
+        SimProcess.__init__(self, cmd[len(SIM):])     # stdout collected line by line
 
     def start(self):
         self.wait_for("optical port: tcp 127.0.0.1:%d" % self.port, 30)

@@ -16,14 +16,13 @@ import re
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 
 import pytest
+from sim_process import SIM
+from sim_process import SimProcess as Run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SIM = [sys.executable, os.path.join(ROOT, "tools", "sim.py")]
 NAMES = ("a_plus", "a_minus", "r_plus", "r_minus", "r1", "r2", "r3", "r4")
 LABELS = ("A+", "A-", "R+", "R-", "R1", "R2", "R3", "R4")
 ROUNDS = int(os.environ.get("MPMETER_KILL_ROUNDS", "5"))
@@ -40,41 +39,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-class Run:
-    """One simulator process with its stdout collected line by line."""
-
-    def __init__(self, args):
-        self.proc = subprocess.Popen(SIM + args, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
-        self.lines = []
-        self._t = threading.Thread(target=self._read, daemon=True)
-        self._t.start()
-
-    def _read(self):
-        for ln in self.proc.stdout:
-            self.lines.append(ln.rstrip("\n"))
-
-    def wait_for(self, text, timeout=60):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for ln in list(self.lines):
-                if text in ln:
-                    return ln
-            if self.proc.poll() is not None:
-                self._t.join(2)
-                break
-            time.sleep(0.01)
-        for ln in list(self.lines):
-            if text in ln:
-                return ln
-        raise AssertionError("no %r from the simulator:\n%s" % (text, "\n".join(self.lines[-30:])))
-
-    def end(self):
-        self.proc.wait(30)
-        self._t.join(5)
 
 
 def restored(line):

@@ -36,6 +36,12 @@ _ZC_CAP = const(8)
 _TWO_PI = 6.283185307179586
 
 
+def clamp_pf(x):
+    """A power factor within [-1, 1]: rounding and a calibration offset can put |P| a
+    hair above Vrms * Irms."""
+    return 1.0 if x > 1.0 else (-1.0 if x < -1.0 else x)
+
+
 class Measurement:
     """Results of one measurement period (preallocated; overwritten each period)."""
 
@@ -255,8 +261,7 @@ class Engine:
             m.p[s] = p
             m.q[s] = q
             m.s[s] = sva
-            pf = p / sva if sva > 0 else 1.0
-            m.pf[s] = 1.0 if pf > 1.0 else (-1.0 if pf < -1.0 else pf)   # rounding
+            m.pf[s] = clamp_pf(p / sva) if sva > 0 else 1.0
             pt += p
             qt += q
             st += sva
@@ -271,8 +276,7 @@ class Engine:
         m.p_total = pt
         m.q_total = qt
         m.s_total = st
-        pf = pt / st if st > 0 else 1.0
-        m.pf_total = 1.0 if pf > 1.0 else (-1.0 if pf < -1.0 else pf)
+        m.pf_total = clamp_pf(pt / st) if st > 0 else 1.0
         m.freq = self._freq         # of the last whole period (0.0 before the first one)
         m.frames = n
         m.whole = whole
