@@ -1,0 +1,225 @@
+"""The emulated RP2040 from Python: start tools/rp2emu/emu.mjs on a UF2, drive it, run code on it.
+
+    chip = Chip(uf2)                       # a blank flash with the image (or flash=FILE)
+    chip.boot()                            # run until the REPL answers
+    out = chip.exec("print(1 + 1)")        # the raw REPL over USB CDC -> "2\\r\\n"
+    chip.analog(f=50, channels={0: {...}}) # the ADC pins (tools/rp2emu/adc.mjs)
+    chip.run(ms=500)                       # emulated time
+    chip.status()                          # time, executed cycles, ADC, flash writes
+    chip.save(path); chip.close()
+
+Needs Node (20) and the harness's packages: `make rp2emu` (npm ci in tools/rp2emu,
+pinned by its package-lock.json) and the bootrom image of ../shared/toolchain. `missing()`
+says what is absent, for a test to skip with that text.
+
+CLI (the emulator by hand): python tools/rp2emu.py UF2 [--flash FILE] [--seconds N]
+boots the image, runs /main.py if the flash has one, and prints the USB output.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HARNESS = os.path.join(ROOT, "tools", "rp2emu")
+BOOTROM = os.environ.get("MPMETER_BOOTROM", os.path.join(
+    os.path.dirname(ROOT), "shared", "toolchain", "rp2040-bootrom-b1.bin"))
+RAW_PROMPT = "raw REPL; CTRL-B to exit\r\n>"
+NS = 1_000_000_000
+
+
+class EmuError(RuntimeError):
+    """The chip or the harness did not do what was asked (text says what)."""
+
+
+def missing(uf2=None):
+    """None when the emulator can run (node, packages, bootrom, the image); else a text
+    naming what is missing and how to get it."""
+    if not shutil.which("node"):
+        return "node not found (Node.js 20: apt-get install nodejs)"
+    if not os.path.isdir(os.path.join(HARNESS, "node_modules", "rp2040js")):
+        return "the harness's packages are not installed: make rp2emu"
+    if not os.path.exists(BOOTROM):
+        return "no RP2040 bootrom image at %s (../shared/toolchain)" % BOOTROM
+    if uf2 is not None and not os.path.exists(uf2):
+        return "no firmware image %s: make firmware BOARD=pico" % uf2
+    return None
+
+
+class Chip:
+    """One emulated RP2040 (a node process). Every method waits for the harness's answer."""
+
+    def __init__(self, uf2, flash=None, seed=1, log=None):
+        why = missing(uf2)
+        if why:
+            raise EmuError(why)
+        cmd = ["node", os.path.join(HARNESS, "emu.mjs"), "--uf2", uf2, "--bootrom", BOOTROM,
+               "--seed", str(seed)]
+        if flash:
+            cmd += ["--flash", flash]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=log if log is not None else subprocess.DEVNULL,
+                                     text=True, encoding="latin-1", bufsize=1)
+        self._id = 0
+        self.usb = ""               # USB output not yet consumed by a wait
+        self.last = {}
+
+    # -- the JSON line protocol ------------------------------------------------------
+    def cmd(self, name, **kw):
+        self._id += 1
+        kw.update(cmd=name, id=self._id)
+        try:
+            self.proc.stdin.write(json.dumps(kw) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise EmuError("the harness has exited (code %s)" % self.proc.poll())
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise EmuError("the harness exited during %s (code %s)"
+                               % (name, self.proc.wait()))
+            r = json.loads(line)
+            if r.get("id") == self._id:
+                if r.get("error"):
+                    raise EmuError("%s: %s" % (name, r["error"]))
+                self.last = r
+                return r
+
+    def run(self, ms=None, until_ns=None, usb_match=None):
+        kw = {"ms": ms} if until_ns is None else {"until_ns": until_ns}
+        if usb_match is not None:
+            kw["usb_match"] = usb_match
+        r = self.cmd("run", **kw)
+        if r.get("fault"):
+            raise EmuError("the core stopped: %s" % r["fault"])
+        return r
+
+    def read(self):
+        """USB output since the last read (appended to self.usb too)."""
+        s = self.cmd("read")["data"]
+        self.usb += s
+        return s
+
+    def write(self, text):
+        self.cmd("usb", data=text)
+
+    def status(self):
+        return self.cmd("status")
+
+    @property
+    def ns(self):
+        return self.status()["ns"]
+
+    def analog(self, **model):
+        self.cmd("analog", **model)
+
+    def gpio(self, pin, value):
+        self.cmd("gpio", pin=pin, value=bool(value))
+
+    def uart_write(self, data):
+        self.cmd("uart", data=data.decode("latin-1") if isinstance(data, bytes) else data)
+
+    def uart_read(self):
+        return self.cmd("uart_read")["data"].encode("latin-1")
+
+    def uart_listen(self):
+        return self.cmd("uart_listen")["port"]
+
+    def stall(self, ms):
+        self.cmd("stall", ms=ms)
+
+    def cut(self):
+        self.cmd("cut")
+
+    def save(self, path):
+        self.cmd("save", path=os.path.abspath(path))
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.cmd("quit")
+            except EmuError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- USB text: waiting for it -----------------------------------------------------
+    def wait_for(self, text, ms, step_ms=None):
+        """Run until `text` has appeared in the USB output (kept in self.usb, consumed
+        up to and including the text); return what came before it. EmuError after
+        `ms` of emulated time without it."""
+        end = self.ns + ms * 1e6
+        while True:
+            i = self.usb.find(text)
+            if i >= 0:
+                head = self.usb[:i]
+                self.usb = self.usb[i + len(text):]
+                return head
+            left = end - self.ns
+            if left <= 0:
+                raise EmuError("%r not seen within %d ms; the USB output was: %r"
+                               % (text, ms, self.usb[-600:]))
+            self.run(until_ns=int(end), usb_match=text)
+            self.read()
+
+    def boot(self, ms=5000):
+        """Run until the friendly REPL answers (the image has booted; a /main.py that
+        runs forever gets Ctrl-C first: use wait_for for that instead)."""
+        self.run(ms=300)
+        self.write("\r\x03\x03")
+        self.wait_for(">>> ", ms)
+
+    def exec(self, code, ms=60000):
+        """Run `code` in the raw REPL; return its stdout. A traceback raises EmuError
+        with it. `ms`: the emulated time it may take."""
+        self.read()
+        self.usb = ""
+        self.write("\r\x03\x03\x01")
+        self.wait_for(RAW_PROMPT, 3000)
+        for i in range(0, len(code), 256):
+            self.write(code[i:i + 256])
+        self.write("\x04")
+        self.wait_for("OK", 5000)
+        out = self.wait_for("\x04", ms)
+        err = self.wait_for("\x04>", 5000)
+        self.write("\x02")                 # back to the friendly REPL
+        if err.strip():
+            raise EmuError("on the chip:\n%s%s" % (out, err))
+        return out
+
+    def exec_json(self, code, ms=60000):
+        """exec() of code whose last line of output is a JSON value: that value."""
+        out = self.exec(code, ms)
+        lines = [ln for ln in out.splitlines() if ln.strip()]
+        if not lines:
+            raise EmuError("no output from the chip")
+        return json.loads(lines[-1])
+
+
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("uf2")
+    ap.add_argument("--flash")
+    ap.add_argument("--seconds", type=float, default=5)
+    a = ap.parse_args(argv)
+    with Chip(a.uf2, a.flash, log=sys.stderr) as chip:
+        chip.run(ms=a.seconds * 1000)
+        sys.stdout.write(chip.read())
+        print("\n", json.dumps(chip.status()))
+
+
+if __name__ == "__main__":
+    main()
