@@ -126,7 +126,7 @@ def test_main_py(tmp_path):
     assert "not exist" in deploy.main_py("pico", str(src))
     (src / "boards" / "pico" / "main.py").write_text('"""x"""\n')
     text = deploy.main_py("pico", str(src))
-    assert "\nimport boards.pico.main" in text
+    assert "\nfrom boards.pico import main\n\nmain.main()\n" in text
     for t in (text, deploy.main_py("pico_ads131m08", str(src))):
         p = tmp_path / "main.py"
         p.write_text(t)

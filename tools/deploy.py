@@ -11,7 +11,8 @@ shortcut (a0, c3) or `auto` (mpremote takes the first USB serial device).
    `mpy-cross -march=armv6m -O2` (the source name stored for tracebacks is the path on
    the device) into build/deploy/BOARD/, which mirrors the device's filesystem:
 
-       /main.py                    written here: `import boards.<board>.main`, or a
+       /main.py                    written here: `from boards.<board> import main;
+                                   main.main()`, or a
                                    message if the board has no main module yet
        /mpmeter/**.mpy             firmware/ (the package is `mpmeter` on the board)
        /boards/__init__.mpy
@@ -166,7 +167,7 @@ def main_py(board, root):
     """The device's /main.py: start boards.<board>.main, or say that there is none yet."""
     head = '"""mpmeter on boards/%s: start the meter (written by tools/deploy.py)."""\n' % board
     if os.path.isfile(os.path.join(root, "boards", board, "main.py")):
-        return head + "import boards.%s.main  # noqa: F401\n" % board
+        return head + "from boards.%s import main\n\nmain.main()\n" % board
     return head + ('print("mpmeter: boards/%s/main.py did not exist when tools/deploy.py ran: '
                    'the firmware is on the board (/mpmeter, /boards) but nothing starts the '
                    'meter; deploy again once the board has its main module")\n' % board)

@@ -207,6 +207,60 @@ class Chip:
         return json.loads(lines[-1])
 
 
+# -- the Pico's analog front end and the meter on the chip ----------------------------------
+def pico_analog(v_rms=230.0, i_rms=5.0, phi_deg=0.0, f=50.0, harmonics=(), phase0=0.0,
+                noise_lsb=1.2, dnl=True, front_end=None, vref=3.3):
+    """The analog model (adc.mjs) of the Pico front end of boards/pico/board.py's
+    FRONT_END (AC-AC adapter and divider on ADC0, the CT into its burden on ADC1): mains
+    v = V sqrt2 sin(wt + phase0), i = I sqrt2 sin(wt + phase0 - phi) (phi > 0: current
+    lagging), harmonics [(h, v_fraction, i_fraction, phase_deg)] of the fundamental's
+    amplitude; both biased at mid-rail."""
+    import math
+
+    if front_end is None:
+        for p in (ROOT, os.path.join(ROOT, "host_tests", "compat")):
+            if p not in sys.path:
+                sys.path.insert(0, p)
+        from boards.pico.board import FRONT_END as front_end
+    vk = 1.0 / front_end["v_ratio"]
+    ik = front_end["burden_ohm"] / front_end["ct_ratio"]
+    p0 = math.radians(phase0)
+    phi = math.radians(phi_deg)
+    vh = [[1, math.sqrt(2) * v_rms * vk, p0]]
+    ih = [[1, math.sqrt(2) * i_rms * ik, p0 - phi]]
+    for h, fv, fi, ph in harmonics:
+        vh.append([h, fv * vh[0][1], h * p0 + math.radians(ph)])
+        ih.append([h, fi * ih[0][1], h * (p0 - phi) + math.radians(ph)])
+    return {"f": f, "vref": vref, "noise_lsb": noise_lsb, "dnl": dnl,
+            "channels": {"0": {"harmonics": vh}, "1": {"harmonics": ih}}}
+
+
+def onchip_source():
+    with open(os.path.join(HARNESS, "onchip.py")) as f:
+        return f.read()
+
+
+def meter_window(chip, board="boards.pico.board", warm_s=2.0, window_s=5.0, timed=False,
+                 ms=None):
+    """Run tools/rp2emu/onchip.py's meter_window on the chip: the dict it prints."""
+    mod, _, _ = board.rpartition(".")
+    code = onchip_source() + "\nimport %s as _b\nmeter_window(_b, %r, %r, %r)\n" % (
+        board, warm_s, window_s, timed)
+    del mod
+    if ms is None:
+        ms = int((warm_s + window_s + 20) * 1000)
+    return chip.exec_json(code, ms)
+
+
+def window_energy(res):
+    """{register: Wh} gained between the two snapshots of a meter_window result."""
+    out = {}
+    for name, (n1, d1) in res["b"]["reg"].items():
+        n0, d0 = res["a"]["reg"][name]
+        out[name] = (n1 / d1 - n0 / d0) / 1000.0
+    return out
+
+
 def main(argv=None):
     import argparse
 

@@ -1,9 +1,10 @@
 """The meter's main loop on a Pico board: boot (store, configuration, clock, Meter), then forever.
 
-The deployed /main.py (tools/deploy.py) is `import boards.pico.main`: on the rp2 port this
-module runs main() when imported; elsewhere (CPython tests, the unix port) importing it
-only defines the functions. Another Pico board starts its own module the same way:
-`from boards.pico import main; main.main(boards.<board>.board)`.
+The deployed /main.py (tools/deploy.py) is `from boards.pico import main; main.main()`.
+Importing this module only defines the functions, on every port: the emulator tests and
+the bench import it on the chip and run boot() and run() themselves (tools/rp2emu). Another
+Pico board starts its own module the same way: boards/pico_ads131m08/main.py's main() is
+`main.main(boards.pico_ads131m08.board)`.
 
 boot(board_module, ...) -> (meter, board, store)
     1. micropython.alloc_emergency_exception_buf(100); gc.collect(); gc.threshold(a
@@ -243,6 +244,3 @@ def main(board_module=None):
             meter.fault(FAULT_LOOP, e)
             _report("main loop", e)
 
-
-if sys.platform == "rp2":
-    main()

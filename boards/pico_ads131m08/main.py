@@ -1,10 +1,8 @@
 """The meter's main loop on the RP2040 + ADS131M08 board: boards/pico/main.py with this board.
 
-The deployed /main.py is `import boards.pico_ads131m08.main`; on the rp2 port that starts
-the meter (boot, then the loop forever), elsewhere importing it only defines `main`.
+The deployed /main.py is `from boards.pico_ads131m08 import main; main.main()`: boot, then
+the loop forever. Importing this module only defines `main`.
 """
-
-import sys
 
 
 def main():
@@ -13,6 +11,3 @@ def main():
 
     pico_main.main(board)
 
-
-if sys.platform == "rp2":
-    main()
