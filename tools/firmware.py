@@ -173,7 +173,12 @@ def main(argv):
     if len(argv) != 1:
         print(__doc__)
         return 2
-    build(argv[0])
+    import fcntl
+
+    os.makedirs(BUILD, exist_ok=True)
+    with open(os.path.join(BUILD, ".firmware.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)      # one build at a time (parallel test workers)
+        build(argv[0])
     return 0
 
 

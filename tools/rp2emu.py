@@ -183,6 +183,12 @@ class Chip:
     def exec(self, code, ms=60000):
         """Run `code` in the raw REPL; return its stdout. A traceback raises EmuError
         with it. `ms`: the emulated time it may take."""
+        self.start(code)
+        return self.result(ms)
+
+    def start(self, code):
+        """Send `code` to the raw REPL and let it start; the chip runs only in later
+        calls (run, stall, ...), result() collects what it printed."""
         self.read()
         self.usb = ""
         self.write("\r\x03\x03\x01")
@@ -191,6 +197,10 @@ class Chip:
             self.write(code[i:i + 256])
         self.write("\x04")
         self.wait_for("OK", 5000)
+
+    def result(self, ms=60000):
+        """The stdout of the code start() sent, once it has finished (within `ms` more
+        emulated time); a traceback raises EmuError with it."""
         out = self.wait_for("\x04", ms)
         err = self.wait_for("\x04>", 5000)
         self.write("\x02")                 # back to the friendly REPL
@@ -200,7 +210,12 @@ class Chip:
 
     def exec_json(self, code, ms=60000):
         """exec() of code whose last line of output is a JSON value: that value."""
-        out = self.exec(code, ms)
+        return self.result_json(ms, self.exec(code, ms))
+
+    def result_json(self, ms=60000, out=None):
+        """result() whose last line of output is a JSON value: that value."""
+        if out is None:
+            out = self.result(ms)
         lines = [ln for ln in out.splitlines() if ln.strip()]
         if not lines:
             raise EmuError("no output from the chip")
