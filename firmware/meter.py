@@ -34,6 +34,7 @@ FAULT_BLOCK = 2        # a sample block could not be processed (the engine)
 FAULT_PULSES = 3       # the pulse outputs' tick
 FAULT_POWER_DOWN = 4   # the power-down save
 FAULT_LOOP = 5         # the board's main loop itself (boards/pico/main.py)
+BUSY_MS = 2            # the longest idle sleep while the optical port is busy (idle_ms)
 
 
 class Meter:
@@ -193,6 +194,18 @@ class Meter:
         if self.persist is not None:
             self.persist.save()
         return v
+
+    def idle_ms(self, now_ms, limit):
+        """How long the main loop may sleep before tick() and ui() are due again (at
+        most `limit` ms, what the sampler says is left until the next block): the next
+        pulse edge, BUSY_MS while the optical port is in a session or answering."""
+        w = limit
+        for o in self.outputs:
+            w = o.wait_ms(now_ms, w)
+        op = self.optical
+        if op is not None and w > BUSY_MS and op.busy():
+            w = BUSY_MS
+        return w if w > 0 else 0
 
     def ui(self, now_ms):
         """The display, the push button, the optical port and the watchdog (main loop,

@@ -114,6 +114,41 @@ def micropython_tree(log):
     return mp, None, "a clone of MicroPython " + TAG
 
 
+# MicroPython v1.28.0's tools/mpy-tool.py freezes ARMV6M native code (viper) with
+# __attribute__((aligned(2))), but py/asmthumb.c's armv6m emitter places each 32-bit
+# constant after `ldr rX, [pc, #0]` at a word boundary counted from the start of the
+# code, assuming that start is word-aligned ("sanity check that generated code is
+# aligned"). Frozen at 2 mod 4, the ldr reads the word 2 bytes early: the emulated
+# RP2040 showed boards/pico/sampler.py's _stamp() returning x & 0xFFFFE001 instead of
+# x & 0x3FFFFFFF (Cortex-M0+ semantics, so silicon does the same). Our trees (the
+# archive, a clone) are patched to align ARMV6M code to 4 bytes; a MICROPY_DIR without
+# the fix gets a warning. host_tests/test_rp2_smoke.py checks it on the chip.
+ALIGN_OLD = """        if config.native_arch in (
+            MP_NATIVE_ARCH_ARMV6,
+"""
+ALIGN_NEW = """        if config.native_arch in (
+            MP_NATIVE_ARCH_ARMV6,
+            MP_NATIVE_ARCH_ARMV6M,  # mpmeter: asmthumb.c's literals need word alignment
+"""
+
+
+def align_native(mp, ours):
+    """Patch (ours) or check (MICROPY_DIR) mpy-tool.py's alignment of frozen ARMV6M code."""
+    path = os.path.join(mp, "tools", "mpy-tool.py")
+    with open(path) as f:
+        text = f.read()
+    if ALIGN_NEW in text or ALIGN_OLD not in text:
+        return
+    if not ours:
+        print("mpmeter firmware: warning: %s aligns frozen ARMV6M code to 2 bytes; viper "
+              "constants may load wrong (see tools/firmware.py ALIGN_NEW)" % path,
+              file=sys.stderr)
+        return
+    with open(path, "w") as f:
+        f.write(text.replace(ALIGN_OLD, ALIGN_NEW))
+    print("patched %s: frozen ARMV6M native code word-aligned" % os.path.relpath(path, ROOT))
+
+
 def frozen_sources(board):
     """The files whose change means a new image (sorted paths under ROOT)."""
     out = [os.path.join(ROOT, "boards", "__init__.py")]
@@ -125,6 +160,10 @@ def frozen_sources(board):
 
 def key(board, mp):
     h = hashlib.sha256(("%s %s\n" % (board, mp)).encode())
+    tool = os.path.join(mp, "tools", "mpy-tool.py")
+    if os.path.exists(tool):
+        with open(tool, "rb") as f:
+            h.update(f.read())              # the alignment patch (align_native)
     for p in frozen_sources(board):
         h.update(os.path.relpath(p, ROOT).encode() + b"\0")
         with open(p, "rb") as f:
@@ -141,6 +180,7 @@ def build(board):
     uf2 = os.path.join(out, "firmware.uf2")
     check_tools()
     mp, tools, where = micropython_tree(log)
+    align_native(mp, not os.environ.get("MICROPY_DIR"))
     k = key(board, mp)
     stamp = os.path.join(out, "sources.sha256")
     if os.path.exists(uf2) and os.path.exists(stamp) and open(stamp).read().strip() == k:
@@ -154,6 +194,9 @@ def build(board):
         jobs = "-j%d" % (os.cpu_count() or 2)
         run(["make", "-C", os.path.join(mp, "mpy-cross"), jobs], log, env=env)
         work = os.path.join(out, "work")
+        stale = os.path.join(work, "frozen_content.c")
+        if os.path.exists(stale):
+            os.remove(stale)     # regenerated: make does not see mpy-tool.py's changes
         manifest = os.path.join(ROOT, "boards", board, "manifest.py")
         run(["make", "-C", os.path.join(mp, "ports", "rp2"), jobs, "BOARD=" + BOARDS[board],
              "BUILD=" + work, "FROZEN_MANIFEST=" + manifest], log, env=env)

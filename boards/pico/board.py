@@ -30,6 +30,7 @@ Parts (pins: boards/pico/pins.py; wiring and parts list: boards/pico/README.md):
     wdt          Watchdog: machine.WDT(timeout=WDT_MS), started by its first feed() (the
                  first Meter.ui(), after the store has been scanned at boot)
     reset_cause  machine.reset_cause (logged by the Meter at boot)
+    sleep_ms     time.sleep_ms: the main loop sleeps in it until the next block is due
 Every module is imported inside make_board: this file imports under CPython and the
 MicroPython unix port (no machine there).
 """
@@ -177,6 +178,7 @@ def common(name, config, sampler, machine, time, rp2, os, flash, magnet=True):
               seal=ActiveLow(P(pins.SEAL, P.IN, P.PULL_UP)),
               magnet=ActiveLow(P(pins.MAGNET, P.IN, P.PULL_UP)) if magnet else None,
               wdt=Watchdog(machine), reset_cause=machine.reset_cause)
+    b.sleep_ms = getattr(time, "sleep_ms", None)   # the main loop's idle sleep (main.py)
     return b
 
 

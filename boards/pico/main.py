@@ -49,10 +49,17 @@ run(meter, board, stop=None, idle=None) -> iterations (only when stop() says so)
       watchdog; the registers in flash are untouched (nothing was measured yet).
     - KeyboardInterrupt (mpremote's Ctrl-C, development): main() saves the registers
       (power_down), stops the watchdog and returns to the REPL.
-    stop(iterations) -> True ends run() (tests); idle() is called after an iteration
-    that found no block, or took none because the supply is failing (tests advance
-    their model of the chip there; the board has nothing to wait for: the loop itself
-    is the idle task).
+    Sleep: after an iteration that found no block (or took none because the supply is
+    failing), the loop sleeps in board.sleep_ms (time.sleep_ms: WFE on the rp2 port,
+    the core really idle) until the sampler's next block is due (sampler.due_us() plus
+    DUE_MARGIN_US), never longer than IDLE_MAX_MS (the button's poll), and shorter when
+    Meter.idle_ms() says a pulse edge is due sooner or the optical port is busy (its
+    bytes wait meanwhile in the UART's 256-byte rxbuf, filled by interrupt). So the
+    display, button and port run at most every UI_MS (every wake while the port is in a
+    session), not continuously; the CPU load is measured on the emulated chip (make
+    bench). With a test's idle() the UI runs every iteration, as before.
+    stop(iterations) -> True ends run() (tests); idle(), when given, is called instead
+    of the sleep (tests advance their model of the chip there).
 """
 
 import gc
@@ -61,6 +68,11 @@ import sys
 import micropython
 
 MAX_BLOCKS = 4            # blocks per iteration before tick/ui run again (4 x 20 ms)
+IDLE_MAX_MS = 20          # the longest sleep of the loop (the button is polled at least
+                          # this often; a block is 20 ms on the 162, 40 ms on the 351)
+DUE_MARGIN_US = 300       # wake this long after a block's expected end (its DMA stamp)
+UI_MS = 50                # meter.ui() at most this often while the optical port is idle
+                          # (button, display, port, watchdog; every wake while it is busy)
 GC_FRACTION = 4           # gc.threshold: a collection after free / 4 bytes allocated
 
 
@@ -181,6 +193,11 @@ def run(meter, board, stop=None, idle=None):
     ticks = board.clock.ticks_ms
     step = meter.step
     tick = meter.tick
+    sleep = getattr(board, "sleep_ms", None) if idle is None else None
+    due = getattr(board.sampler, "due_us", None)
+    op = getattr(meter, "optical", None)
+    busy = getattr(op, "busy", None)
+    ui_at = ticks() - UI_MS
     it = 0
     while True:
         n = 0
@@ -190,7 +207,10 @@ def run(meter, board, stop=None, idle=None):
         now = ticks()
         tick(now)
         try:
-            meter.ui(now)
+            if (idle is not None or now - ui_at >= UI_MS or now - ui_at < 0
+                    or (busy is not None and busy())):
+                ui_at = now
+                meter.ui(now)
         except KeyboardInterrupt:
             raise
         except Exception as e:          # the UI never stops the metrology
@@ -201,8 +221,19 @@ def run(meter, board, stop=None, idle=None):
         it += 1
         if stop is not None and stop(it):
             return it
-        if idle is not None and (n == 0 or meter.down):
-            idle()                      # no block was ready (or none is taken: down)
+        if idle is not None:
+            if n == 0 or meter.down:    # no block was ready (or none is taken: down)
+                idle()
+        elif sleep is not None and (n < MAX_BLOCKS or meter.down):
+            # step() said no block is ready: sleep until one is (see the module doc)
+            w = IDLE_MAX_MS
+            if due is not None and not meter.down:
+                w = (due() + DUE_MARGIN_US) // 1000
+                if w > IDLE_MAX_MS:
+                    w = IDLE_MAX_MS
+            w = meter.idle_ms(now, w)
+            if w > 0:
+                sleep(w)
 
 
 def halt(board):

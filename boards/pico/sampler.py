@@ -160,6 +160,12 @@ def arm_ring(o):
                               ring_size=rb, treq_sel=TREQ_PERMANENT, chain_to=c.channel))
 
 
+def due_us(o):
+    """Microseconds until the next block is complete (<= 0: it is due now). The main
+    loop sleeps that long (boards/pico/main.py). Small ints only."""
+    return ((o._exp - o._ticks() + HALF) & MASK) - HALF
+
+
 def next_block(o, now):
     """The ring index of the oldest complete block not yet returned, or -1 (the read()
     rule of the module doc, shared with boards/pico_ads131m08/sampler.py). `o` is the
@@ -324,6 +330,10 @@ class PicoSampler:
             return self._resync()
         k = next_block(self, self._ticks())
         return self._blocks[k] if k >= 0 else None
+
+    def due_us(self):
+        """Microseconds until the next block is complete (<= 0: due or late)."""
+        return due_us(self)
 
     def _resync(self):
         # every block from the start of the next one (exp - T) up to now is lost

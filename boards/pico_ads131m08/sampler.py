@@ -89,7 +89,7 @@ import sys
 import micropython
 from micropython import const
 
-from boards.pico.sampler import HALF, MASK, arm_ring, next_block, ring_lists
+from boards.pico.sampler import HALF, MASK, arm_ring, due_us, next_block, ring_lists
 from boards.pico_ads131m08 import ads131m08
 
 PIO0_BASE = const(0x50200000)
@@ -355,6 +355,10 @@ class AdsSampler:
             ch.close()
 
     # -- the contract --------------------------------------------------------------------------
+    def due_us(self):
+        """Microseconds until the next block is complete (<= 0: due or late)."""
+        return due_us(self)
+
     def read(self):
         """The oldest complete block not yet returned (array('h')), or None."""
         mem = self._mem

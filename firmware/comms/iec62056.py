@@ -217,6 +217,8 @@ class Optical:
         if gen != self._gen:
             self._gen = gen
             self._restart(now)
+        if not n and self.state == IDLE and self._out is None and not self.buf:
+            return                       # nothing to do (the common case): cheap
         self._pump(now)
         if n:
             data = port.read(n)
@@ -228,6 +230,11 @@ class Optical:
                         self._byte(b, now)
                 self._rx_ms = now
         self._timeouts(now)
+
+    def busy(self):
+        """True while a session, an answer or a part of a message is under way: the
+        main loop then polls often (a character at 9600 baud is 1 ms)."""
+        return self.state != IDLE or self._out is not None or bool(self.buf)
 
     def _timeouts(self, now):
         st = self.state

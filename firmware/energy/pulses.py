@@ -152,6 +152,25 @@ class PulseOutput:
             self._due = now_ms
         self._due = (self._due + step) & _MASK
 
+    def wait_ms(self, now_ms, limit):
+        """How long the loop may go without calling tick() (at most `limit` ms): until
+        the active pulse ends, or the next one is due."""
+        if self.active:
+            w = self.width_ms - _diff(now_ms, self._rise)
+        elif not self.pending:
+            return limit
+        elif self._fresh:
+            return 0
+        else:
+            w = _diff(self._due, now_ms)
+            if not self._idle:
+                g = self.width_ms - _diff(now_ms, self._fall)
+                if g > w:
+                    w = g
+        if w < 0:
+            return 0
+        return w if w < limit else limit
+
     def owed(self):
         """Pulses fed and not yet completed (queued + the active one)."""
         return self.pending + (1 if self.active else 0)
