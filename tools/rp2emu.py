@@ -51,7 +51,7 @@ def missing(uf2=None):
 class Chip:
     """One emulated RP2040 (a node process). Every method waits for the harness's answer."""
 
-    def __init__(self, uf2, flash=None, seed=1, log=None):
+    def __init__(self, uf2, flash=None, seed=1, log=None, device=None):
         why = missing(uf2)
         if why:
             raise EmuError(why)
@@ -59,6 +59,8 @@ class Chip:
                "--seed", str(seed)]
         if flash:
             cmd += ["--flash", flash]
+        if device:                  # "ads131m08": the 3-phase AFE (tools/rp2emu/ads131m08.mjs)
+            cmd += ["--device", device]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=log if log is not None else subprocess.DEVNULL,
                                      text=True, encoding="latin-1", bufsize=1)
@@ -114,6 +116,12 @@ class Chip:
 
     def analog(self, **model):
         self.cmd("analog", **model)
+
+    def afe(self, **model):
+        """The --device's inputs and faults (ads131m08.mjs command(): f, channels {ch: {amp,
+        phase, dc, harmonics}}, noise, seed, ppm, corrupt); returns its counters."""
+        r = self.cmd("afe", **model)
+        return dict((k, v) for k, v in r.items() if k != "id")
 
     def gpio(self, pin, value):
         self.cmd("gpio", pin=pin, value=bool(value))

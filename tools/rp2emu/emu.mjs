@@ -1,6 +1,7 @@
 // The emulated RP2040 of mpmeter's emulator tests: rp2040js running a UF2, driven by JSON lines.
 //
 //   node tools/rp2emu/emu.mjs --uf2 FILE --bootrom FILE [--flash FILE] [--seed N]
+//                             [--device ads131m08]
 //
 // One chip per process. It reads commands from stdin, one JSON object per line, and
 // answers each on stdout with one JSON line {"id": .., ...}; the chip runs only while a
@@ -45,6 +46,7 @@
 //   uart_read                   bytes the UART0 sent since the last uart_read
 //   uart_listen                 a TCP server on 127.0.0.1 bridged to UART0 -> {port}
 //   analog {...}                the analog front end (adc.mjs setAnalog)
+//   afe {...}                   with --device ads131m08: its inputs, faults -> counters
 //   gpio {pin, value}           drive an input pin (true/false)
 //   status                      time, cycles, clocks, ADC, flash writes, pin edges
 //   stall {ms}                  time passes with the core stopped (a consumer that does
@@ -59,6 +61,7 @@ import readline from 'node:readline';
 import { RP2040, USBCDC } from 'rp2040js';
 import { decodeBlock } from 'uf2';
 import { Analog } from './adc.mjs';
+import { ADS131M08 } from './ads131m08.mjs';
 
 const FLASH_BYTES = 2 * 1024 * 1024;
 const SLICE_NS = 1e6;                 // 1 ms of emulated time between host services
@@ -134,6 +137,9 @@ class Chip {
     this.hookUart();
     this.hookCycles();
     this.watchPins([9, 10, 11, 12, 16, 17, 18]);
+    // --device ads131m08: the 3-phase AFE on SPI0 / GP2..7, its PIO paced (ads131m08.mjs)
+    if (opts.device === 'ads131m08') this.device = new ADS131M08(this.mcu);
+    else if (opts.device) throw new Error(`unknown device ${opts.device}`);
   }
 
   get nanos() {
@@ -389,6 +395,10 @@ function main() {
         chip.uartListen((port) => reply({ id, port }));
         return;
       case 'analog': chip.analog.set(msg); break;
+      case 'afe':                 // the --device's model and counters (ads131m08.mjs)
+        if (!chip.device) throw new Error('no --device');
+        reply({ id, ...chip.device.command(msg) });
+        return;
       case 'gpio': chip.mcu.gpio[msg.pin].setInputValue(!!msg.value); break;
       case 'status': reply({ id, ...chip.status() }); return;
       case 'stall': chip.stallTo(chip.nanos + msg.ms * 1e6); break;
