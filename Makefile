@@ -7,7 +7,8 @@ STAMP   := $(VENV)/.stamp
 HEAP    := 192k
 SIMARGS ?= --config boards/sim/configs/day_night.json
 
-.PHONY: sim test bench torture fuzz slow lint mpy mptest clean venv deploy repl logs firmware
+.PHONY: sim test bench torture fuzz slow lint mpy mptest clean venv deploy repl logs firmware \
+	rp2emu rp2test
 
 $(STAMP): requirements.txt tools/fetch_unittest.py
 	$(PY) -m venv $(VENV)
@@ -18,13 +19,32 @@ $(STAMP): requirements.txt tools/fetch_unittest.py
 
 venv: $(STAMP)
 
+# The emulated RP2040's harness (tools/rp2emu): rp2040js and uf2 as pinned by its
+# package-lock.json, installed like .venv. Without node the emulator tests skip.
+EMU     := tools/rp2emu
+EMUSTAMP := $(EMU)/node_modules/.stamp
+$(EMUSTAMP): $(EMU)/package.json $(EMU)/package-lock.json
+	cd $(EMU) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(EMUSTAMP)
+
+rp2emu: $(EMUSTAMP)
+
+# rp2emu when node is there (the tests say what is missing otherwise)
+EMUDEP  := $(if $(shell command -v node 2>/dev/null),$(EMUSTAMP),)
+
 # The main job: the firmware on boards/sim under the MicroPython unix port.
 sim: $(STAMP)
 	$(VPY) tools/sim.py --runtime micropython $(SIMARGS)
 
 # Everything: pytest (CPython), the MicroPython suite, mpy-cross armv6m, ruff.
-test: $(STAMP)
+test: $(STAMP) $(EMUDEP)
 	$(VPY) -m pytest -n 2 --dist worksteal host_tests
+
+# The whole emulator suite: the frozen images (make firmware, both boards) on the emulated
+# RP2040: accuracy points, boots at random phases, the optical port, power cuts on the
+# flash, DMA stalls, the 3-phase AFE; make test runs only test_rp2_smoke.py of it.
+rp2test: $(STAMP) $(EMUSTAMP)
+	MPMETER_RP2=1 $(VPY) -m pytest -q -s -n 2 --dist worksteal host_tests/test_rp2_*.py
 
 # The on-MicroPython suite alone, as it runs on a board.
 mptest: $(STAMP)
