@@ -11,7 +11,7 @@ store_state(board_module)
     save, errors, the event log, the meter's faults and errors. The sampler and the
     watchdog are stopped again before it returns.
 
-dma_trace(board_module, total_s)
+dma_trace(board_module, total_s, max_age_us=None)
     boots the meter (main.boot) and runs main.run (the loop, unchanged) for total_s of
     ticks after the loop starts; the meter's step is wrapped to check every block the
     sampler returns: its stamp follows the last one by T times (1 + blocks skipped)
@@ -20,7 +20,8 @@ dma_trace(board_module, total_s)
     unchanged (not torn). Printed: a snapshot at every period close (registers, us,
     seq, overruns, resyncs, blocks returned), the loop's gaps longer than 200 ms (the
     host's stalls), the first block's expected stamp (blocks since start), the check
-    counts, faults, errors.
+    counts, faults, errors. max_age_us replaces the sampler's age rule (a test that the
+    torn check sees a block the DMA is writing).
 
 period_recorder(meter)
     wraps the engine's period callback to keep (frames, whole) of the first periods in
@@ -85,11 +86,13 @@ def period_recorder(meter, keep=4):
     return first
 
 
-def dma_trace(board_module, total_s):
+def dma_trace(board_module, total_s, max_age_us=None):
     from boards.pico import main as M
 
     meter, board, _store = M.boot(board_module)
     s = board.sampler
+    if max_age_us is not None:
+        s._max_age = max_age_us        # the negative control: a wrong age rule
     mem = machine.mem32
     reg = meter.registers
     t = s._t
