@@ -73,7 +73,7 @@ slow: $(STAMP)
 	MPMETER_SLOW=1 $(VPY) -m pytest -q -p no:xdist host_tests/test_calibrate.py
 	MPMETER_KILL_ROUNDS=25 $(VPY) -m pytest -q -n 2 host_tests/test_sim_kill.py
 
-bench: $(STAMP)
+bench: $(STAMP) $(EMUDEP)
 	$(VPY) tools/bench.py
 
 # The mpmeter firmware image (UF2, the meter frozen): build/firmware/$(BOARD)/firmware.uf2.

@@ -6,7 +6,8 @@ tools/m0cycles.py (needs arm-none-eabi-objdump), then tools/bench_store.py (reco
 store: flash endurance at maximum load in the simulator, and throughput) under
 the MicroPython unix port with a 2 MB heap (its RAM flash model is the whole
 1016 KiB region), tools/bench_display.py (time per full redraw of each
-display renderer). Figures only: nothing here fails on a slow machine.
+display renderer), tools/bench_rp2.py (the frozen images on the emulated RP2040: CPU
+load, cycles per block, heap, boot; needs make firmware and make rp2emu). Figures only: nothing here fails on a slow machine.
 """
 
 import os
@@ -32,6 +33,8 @@ def main():
     print("\n## display redraw costs\n", flush=True)
     subprocess.run([mp, "-X", "heapsize=2m", "tools/bench_display.py"], cwd=ROOT, env=env,
                    check=True)
+    print("\n## the frozen images on the emulated RP2040 (CPU, heap, boot)\n", flush=True)
+    subprocess.run([sys.executable, "tools/bench_rp2.py"], cwd=ROOT, check=True)
     print("\n## a simulated year (phasor, coarse steps, store on a file)\n", flush=True)
     subprocess.run([sys.executable, "tools/bench_year.py"], cwd=ROOT, check=True)
     return 0
