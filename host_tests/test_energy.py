@@ -621,3 +621,32 @@ def test_property_pulses_exact_and_well_formed(imp, width, idle_on, start, feeds
     assert all(h >= width for h in highs)
     assert all(g >= width for g in gaps)
     assert pin.level == (1 if idle_on else 0)
+
+
+@pytest.mark.parametrize("feeds", [[(2500, 1000), (0, 1000), (4000, 1000)],
+                                   [(999, 1000), (1, 0), (3000, 0), (500, 1000)],
+                                   [(10000, 1000), (10000, 1000), (0, 1000)]])
+def test_ticks_only_when_wait_ms_says_give_the_same_pulses(feeds):
+    """The Pico loop sleeps wait_ms() between ticks (Meter.idle_ms): an output ticked
+    only then emits exactly the pulse train of one ticked every millisecond."""
+    trains_ = []
+    for sleepy in (False, True):
+        pin = FakePin()
+        out = P.PulseOutput(pin, 1000)
+        t = 0
+        ticks = 0
+        for mwh, ms in feeds:
+            out.feed(mwh, ms)
+            end = t + 1000
+            while t < end:
+                pin.now = t
+                out.tick(t & (MS30 - 1))
+                ticks += 1
+                # the loop also wakes for the next block (the next feed): end - t
+                t += max(1, out.wait_ms(t & (MS30 - 1), min(20, end - t))) if sleepy else 1
+        trains_.append((trains(pin), out.emitted, ticks))
+    (every, n1, t1), (sleepy, n2, t2) = trains_
+    assert sleepy == every and n1 == n2
+    assert t2 < t1 / 5                    # and far fewer ticks
+    out = P.PulseOutput(FakePin(), 1000)
+    assert out.wait_ms(0, 17) == 17       # nothing owed: the caller's limit

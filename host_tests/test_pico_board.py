@@ -653,3 +653,81 @@ def test_board_modules_import_on_micropython_and_the_irq_does_not_allocate():
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split() == ["ok", "1000"]
+
+
+def test_the_loop_sleeps_until_the_next_block_is_due():
+    """main.run without idle(): after an iteration that found no block it sleeps in
+    board.sleep_ms for what the sampler says is left of the block (due_us + margin),
+    capped by IDLE_MAX_MS and by Meter.idle_ms (a pulse edge, the optical port busy);
+    the UI runs at most every UI_MS while the port is idle."""
+    from boards.pico import main as M
+
+    class Clock:
+        t = 0
+
+        def ticks_ms(self):
+            return self.t
+
+    clock = Clock()
+    slept = []
+    uis = []
+    blocks = []
+
+    class Sampler:
+        due = 0
+
+        def due_us(self):
+            return self.due
+
+    class Board:
+        pass
+
+    board = Board()
+    board.clock = clock
+    board.sampler = Sampler()
+
+    def sleep_ms(ms):
+        slept.append(ms)
+        clock.t += ms
+
+    board.sleep_ms = sleep_ms
+
+    class Op:
+        b = False
+
+        def busy(self):
+            return self.b
+
+    class Meter:
+        down = False
+        optical = Op()
+        edge = 99
+
+        def step(self):
+            if clock.t % 20 == 0 and clock.t not in blocks:
+                blocks.append(clock.t)
+                board.sampler.due = 20000
+                return True
+            board.sampler.due = (20 - clock.t % 20) * 1000
+            return False
+
+        def tick(self, now):
+            pass
+
+        def ui(self, now):
+            uis.append(now)
+
+        def idle_ms(self, now, limit):
+            return min(limit, self.edge)
+
+    meter = Meter()
+    M.run(meter, board, stop=lambda it: clock.t >= 1000)
+    assert blocks == list(range(0, 1001, 20))       # every block, at its time
+    assert set(slept) <= {20, 19} and len(slept) <= 60
+    assert len(uis) <= 1000 // M.UI_MS + 2
+    # a pulse edge due in 3 ms, the optical port busy: shorter sleeps, the UI every wake
+    meter.edge = 3
+    meter.optical.b = True
+    del slept[:], uis[:]
+    M.run(meter, board, stop=lambda it: clock.t >= 1100)
+    assert slept and max(slept) <= 3 and len(uis) >= len(slept)
