@@ -351,6 +351,9 @@ class Chip {
       uart_baud: mcu.uart[0].baudRate, flash: this.flashWrites, edges: this.edges,
       fault: this.fault || null, cut: this.cutDone, pc: mcu.core.PC >>> 0,
       waiting: mcu.core.waiting,
+      dma: mcu.dma.channels.filter((c) => c.ctrl & 1).map((c) => ({
+        ch: c.index, read: c.readAddr >>> 0, write: c.writeAddr >>> 0, count: c.transCount,
+        reload: c.transCountReload, ctrl: c.ctrl >>> 0, treq: c.treqValue, chain: c.chainTo })),
     };
   }
 }
