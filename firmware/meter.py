@@ -203,7 +203,7 @@ class Meter:
         for o in self.outputs:
             w = o.wait_ms(now_ms, w)
         op = self.optical
-        if op is not None and w > BUSY_MS and op.busy():
+        if op is not None and w > BUSY_MS and op.in_session():
             w = BUSY_MS
         return w if w > 0 else 0
 

@@ -1,4 +1,4 @@
-"""What the emulator tests share: the firmware image (built when the toolchain is here), skips that say what is missing.
+"""What the emulator tests share: the firmware image (built when it can be), skips naming why.
 
     uf2 = image("pico")            # build/firmware/pico/firmware.uf2, built if needed
     with chip(uf2) as c: ...       # a booted rp2emu.Chip (tools/rp2emu.py)

@@ -388,19 +388,19 @@ def test_a_slow_line_gets_the_whole_readout_paced_by_room(meter):
 
 
 def test_busy_while_a_session_is_under_way(meter):
-    """Optical.busy() tells the Pico loop to poll often (Meter.idle_ms): false while
+    """Optical.in_session() tells the Pico loop to poll often (Meter.idle_ms): false while
     idle (and an idle poll does nothing), true from the first byte of a sign-on until
     the session has ended."""
     m, _ = meter
     opt, port = fresh(m)
     opt.poll()
-    assert not opt.busy() and port.take() == b""
+    assert not opt.in_session() and port.take() == b""
     port.send(b"/")
     opt.poll()
-    assert opt.busy()
+    assert opt.in_session()
     port.send(b"?!\r\n")
     until(opt, port, lambda p: p.received().endswith(b"\r\n"))
-    assert opt.busy()                      # waiting for the option select
+    assert opt.in_session()                # waiting for the option select
     outputs, m.outputs = m.outputs, []     # (the pulse outputs may want a tick sooner)
     try:
         assert m.idle_ms(0, 20) == 2       # mpmeter.meter.BUSY_MS

@@ -695,7 +695,7 @@ def test_the_loop_sleeps_until_the_next_block_is_due():
     class Op:
         b = False
 
-        def busy(self):
+        def in_session(self):
             return self.b
 
     class Meter:

@@ -1,4 +1,4 @@
-"""Accuracy of the frozen Pico image on the emulated RP2040 at the 162's test points (make rp2test).
+"""Accuracy of the frozen Pico image on the emulated RP2040 at the 162's test points (rp2test).
 
 The image boots on rp2040js (tools/rp2emu); boards/pico/main.py's boot() and run() meter
 an analytic waveform fed to the ADC pins through the Pico front end (pico_analog: the

@@ -1,4 +1,4 @@
-"""The frozen Pico image on the emulated RP2040 (rp2040js, tools/rp2emu): boot, one accuracy point, one optical readout.
+"""The frozen Pico image on the emulated RP2040 (tools/rp2emu): boot, one point, a readout.
 
 The short part of the emulator suite that `make test` runs (about 30 s once the image is
 built); `make rp2test` runs the rest (test_rp2_*.py). Skipped, with what to install,

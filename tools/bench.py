@@ -7,7 +7,8 @@ store: flash endurance at maximum load in the simulator, and throughput) under
 the MicroPython unix port with a 2 MB heap (its RAM flash model is the whole
 1016 KiB region), tools/bench_display.py (time per full redraw of each
 display renderer), tools/bench_rp2.py (the frozen images on the emulated RP2040: CPU
-load, cycles per block, heap, boot; needs make firmware and make rp2emu). Figures only: nothing here fails on a slow machine.
+load, cycles per block, heap, boot; needs make firmware and make rp2emu). Figures
+only: nothing here fails on a slow machine.
 """
 
 import os

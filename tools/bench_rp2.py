@@ -1,4 +1,4 @@
-"""`make bench`, emulator part: CPU and heap of the frozen images on the emulated RP2040 (tools/rp2emu).
+"""`make bench`, emulator part: CPU and heap of the frozen images on the emulated RP2040.
 
 For the 162 (build/firmware/pico) and the 351 (build/firmware/pico_ads131m08 with the
 harness's ADS131M08), each at steady load (230 V, 5 A, PF 0.5 L; the 351 balanced on

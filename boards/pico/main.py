@@ -199,7 +199,7 @@ def run(meter, board, stop=None, idle=None):
     sleep = getattr(board, "sleep_ms", None) if idle is None else None
     due = getattr(board.sampler, "due_us", None)
     op = getattr(meter, "optical", None)
-    busy = getattr(op, "busy", None)
+    busy = getattr(op, "in_session", None)
     ui_at = ticks() - UI_MS
     it = 0
     while True:

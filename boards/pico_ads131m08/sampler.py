@@ -187,6 +187,169 @@ def ref_convert(raw, out, frames, tab, st):
 
 VIPER = sys.implementation.name == "micropython"
 
+# The asm_thumb twin of _convert (rp2 port, Cortex-M0+): the same CRC steps, STATUS test,
+# copy and hold, the same words written (host_tests/test_rp2_kernels.py compares them on the
+# emulated chip). A source string compiled at import on the rp2 port only, for the reason
+# given in firmware/metrology/kernels.py (asm_thumb compiles neither for the unix port nor
+# under CPython); what asm_thumb does not spell is data(2, ..) with the instruction in its
+# comment. Arguments: raw, out, tab and ctx = array('i') [frames, address of st] (4 at most).
+# Per word: (crc ^ x) >> 8 is the first table index (both 16-bit), the second
+# ((crc' >> 8) ^ x) & 0xFF; crc is cut to 16 bits once per word.
+_CONVERT_THUMB = """
+@micropython.asm_thumb
+def _convert_thumb(r0, r1, r2, r3):
+    # r0 raw, r1 out, r2 tab, r3 ctx: ctx[0] frames, ctx[1] address of st
+    mov(r4, r8)
+    mov(r5, r9)
+    mov(r6, r10)
+    mov(r7, r11)
+    push({r4, r5, r6, r7})
+    ldr(r4, [r3, 0])  # frames
+    ldr(r5, [r3, 4])
+    mov(r9, r5)  # st
+    ldr(r6, [r5, 40])
+    mov(r11, r6)  # STATUS mask
+    ldr(r6, [r5, 44])
+    mov(r12, r6)  # STATUS wanted
+    mov(r6, 20)
+    mul(r6, r4)
+    add(r6, r6, r0)
+    mov(r8, r6)  # end of the raw block
+    mov(r6, 0)
+    mov(r10, r6)  # frames replaced
+    b(f_test)
+    label(f_loop)
+    mov(r7, r0)  # this frame
+    mov(r3, r0)
+    add(r3, 20)  # its end
+    mov(r4, 0)
+    mvn(r4, r4)
+    lsr(r4, r4, 16)  # crc = 0xFFFF
+    label(w_loop)
+    ldrh(r5, [r0, 0])  # x
+    mov(r6, r4)
+    eor(r6, r5)
+    lsr(r6, r6, 8)  # (crc >> 8) ^ (x >> 8)
+    add(r6, r6, r6)
+    data(2, 0x5B96)  # ldrh r6, [r2, r6]
+    lsl(r4, r4, 8)
+    eor(r4, r6)  # crc << 8 ^ tab[..] (bits 16.. ignored below)
+    lsr(r6, r4, 8)
+    eor(r6, r5)
+    data(2, 0xB2F6)  # uxtb r6, r6
+    add(r6, r6, r6)
+    data(2, 0x5B96)  # ldrh r6, [r2, r6]
+    lsl(r4, r4, 8)
+    eor(r4, r6)
+    data(2, 0xB2A4)  # uxth r4, r4
+    add(r0, 2)
+    cmp(r0, r3)
+    blt(w_loop)
+    mov(r3, r9)  # st
+    cmp(r4, 0)
+    bne(f_crc)
+    ldrh(r5, [r7, 0])
+    mov(r6, r11)
+    and_(r5, r6)
+    mov(r6, r12)
+    cmp(r5, r6)
+    bne(f_status)
+    ldrh(r5, [r7, 2])
+    strh(r5, [r1, 0])
+    str(r5, [r3, 0])
+    ldrh(r5, [r7, 4])
+    strh(r5, [r1, 2])
+    str(r5, [r3, 4])
+    ldrh(r5, [r7, 6])
+    strh(r5, [r1, 4])
+    str(r5, [r3, 8])
+    ldrh(r5, [r7, 8])
+    strh(r5, [r1, 6])
+    str(r5, [r3, 12])
+    ldrh(r5, [r7, 10])
+    strh(r5, [r1, 8])
+    str(r5, [r3, 16])
+    ldrh(r5, [r7, 12])
+    strh(r5, [r1, 10])
+    str(r5, [r3, 20])
+    ldrh(r5, [r7, 14])
+    strh(r5, [r1, 12])
+    str(r5, [r3, 24])
+    ldrh(r5, [r7, 16])
+    strh(r5, [r1, 14])
+    str(r5, [r3, 28])
+    b(f_next)
+    label(f_crc)
+    ldr(r5, [r3, 32])
+    add(r5, 1)
+    str(r5, [r3, 32])  # st[K_CRC] += 1
+    b(f_held)
+    label(f_status)
+    ldr(r5, [r3, 36])
+    add(r5, 1)
+    str(r5, [r3, 36])  # st[K_STATUS] += 1
+    label(f_held)
+    mov(r5, r10)
+    add(r5, 1)
+    mov(r10, r5)
+    ldr(r5, [r3, 0])
+    strh(r5, [r1, 0])
+    ldr(r5, [r3, 4])
+    strh(r5, [r1, 2])
+    ldr(r5, [r3, 8])
+    strh(r5, [r1, 4])
+    ldr(r5, [r3, 12])
+    strh(r5, [r1, 6])
+    ldr(r5, [r3, 16])
+    strh(r5, [r1, 8])
+    ldr(r5, [r3, 20])
+    strh(r5, [r1, 10])
+    ldr(r5, [r3, 24])
+    strh(r5, [r1, 12])
+    ldr(r5, [r3, 28])
+    strh(r5, [r1, 14])
+    label(f_next)
+    add(r1, 16)
+    label(f_test)
+    data(2, 0x4540)  # cmp r0, r8
+    blt(f_loop)
+    mov(r0, r10)
+    pop({r4, r5, r6, r7})
+    mov(r8, r4)
+    mov(r9, r5)
+    mov(r10, r6)
+    mov(r11, r7)
+"""
+
+THUMB = False           # the asm_thumb kernel is in use (rp2 port)
+THUMB_ERROR = None      # why not, on the rp2 port (the viper kernel runs instead)
+_convert_viper = _convert
+if VIPER and sys.platform == "rp2":
+    try:
+        import uctypes
+
+        _g = {"micropython": micropython}
+        exec(_CONVERT_THUMB, _g)
+        _convert_thumb = _g["_convert_thumb"]
+        _addressof = uctypes.addressof
+        _CTX = array.array("i", (0, 0))
+        del _g
+        THUMB = True
+    except Exception as e:      # no inline assembler in this build: viper it is
+        THUMB_ERROR = repr(e)
+
+
+def _convert_m0(raw, out, frames, tab, st):
+    """`convert` by the asm_thumb kernel (same arguments, same result and words)."""
+    c = _CTX
+    c[0] = frames
+    c[1] = _addressof(st)
+    return _convert_thumb(raw, out, tab, c)
+
+
+if THUMB:
+    _convert = _convert_m0              # what convert() calls
+
 
 def convert(raw, out, frames, tab, st):
     """Check and copy `frames` raw frames (array('H'), 10 words each: STATUS, 8 channel

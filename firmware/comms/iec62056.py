@@ -231,7 +231,7 @@ class Optical:
                 self._rx_ms = now
         self._timeouts(now)
 
-    def busy(self):
+    def in_session(self):
         """True while a session, an answer or a part of a message is under way: the
         main loop then polls often (a character at 9600 baud is 1 ms)."""
         return self.state != IDLE or self._out is not None or bool(self.buf)

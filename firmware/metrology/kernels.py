@@ -307,6 +307,411 @@ def accumulate_i(cur, start, end, par, acc):
         ref_accumulate_i(cur, start, end, par, acc)
 
 
+# -- asm_thumb twins of the accumulate kernels (rp2 port, Cortex-M0+) -----------------------
+# The same arithmetic as _accumulate / _accumulate_i, instruction for instruction on 32-bit
+# words (the viper kernels' w = sum p, h = sum (p >> 16) with an arithmetic shift, then the
+# same fold), so the accumulator words come out identical, acc[12] included
+# (host_tests/test_rp2_kernels.py runs the three variants on the emulated chip).
+# ARMv6-M Thumb only: MULS 32x32->32 (products of two 16-bit samples fit), ADD/CMP of the
+# high registers r8..r12, lr as accumulators; what MicroPython's asm_thumb does not spell
+# (SXTH, UXTH, LDRSH/LDRH [Rn, Rm], ADD/CMP with a high register) is written as data(2, ..)
+# with the instruction in its comment. The sums run in two passes over the frames: sv, si,
+# v*v, i*i (v, i), then v*i and v[n-d]*i (v, i, q); 14 registers hold either pass.
+# Why source strings: a module with @micropython.asm_thumb does not compile for the unix
+# port (x64: "invalid arch", and the tests build firmware/ for it) nor import under
+# CPython, so the rp2 port compiles these at import (exec: ~1 KB of machine code in the
+# heap, no literal pool, so the frozen-code alignment of the viper kernels does not apply)
+# and every other port keeps the viper kernels. start and end travel in acc[12] (the
+# scratch word: 4 arguments at most), as start | end << 16, so end < 16384 (the wrapper
+# hands longer calls to the viper kernel).
+_ACCUMULATE_THUMB = """
+@micropython.asm_thumb
+def _accumulate_thumb(r0, r1, r2, r3):
+    # r0 cur, r1 prev, r2 par, r3 acc (acc[12] = start | end << 16 on entry)
+    mov(r4, r8)
+    mov(r5, r9)
+    mov(r6, r10)
+    mov(r7, r11)
+    push({r4, r5, r6, r7})
+    push({r0, r1, r2, r3})
+    # -- pass 1: sv, si, v*v, i*i over frames [start, end) --
+    ldr(r4, [r3, 48])
+    data(2, 0xB2A5)  # uxth r5, r4
+    lsr(r4, r4, 16)  # r5 start, r4 end
+    ldr(r6, [r2, 4])  # stride
+    ldr(r7, [r2, 8])  # v channel
+    mul(r5, r6)
+    add(r5, r5, r7)
+    add(r5, r5, r5)
+    add(r5, r5, r0)  # &cur[start * stride + v]
+    mul(r4, r6)
+    add(r4, r4, r7)
+    add(r4, r4, r4)
+    add(r4, r4, r0)  # &cur[end * stride + v]
+    mov(r11, r4)  # END
+    add(r6, r6, r6)
+    mov(r10, r6)  # STRIDE (bytes)
+    ldr(r1, [r2, 12])
+    sub(r1, r1, r7)
+    add(r1, r1, r1)  # i - v (bytes)
+    ldr(r4, [r2, 16])
+    data(2, 0xB224)  # sxth r4, r4
+    neg(r4, r4)
+    mov(r12, r4)  # -v bias
+    ldr(r4, [r2, 20])
+    data(2, 0xB224)  # sxth r4, r4
+    neg(r4, r4)
+    mov(lr, r4)  # -i bias
+    mov(r0, r5)
+    mov(r2, 0)
+    mov(r3, 0)
+    mov(r6, 0)
+    mov(r7, 0)
+    mov(r8, r2)
+    mov(r9, r2)
+    b(p1_test)
+    label(p1_loop)
+    ldrh(r4, [r0, 0])
+    data(2, 0xB224)  # sxth r4, r4
+    data(2, 0x5E45)  # ldrsh r5, [r0, r1]
+    data(2, 0x4464)  # add r4, r12
+    data(2, 0x4475)  # add r5, lr
+    add(r2, r2, r4)  # sv
+    add(r3, r3, r5)  # si
+    mul(r4, r4)
+    add(r6, r6, r4)  # wvv
+    asr(r4, r4, 16)
+    data(2, 0x44A0)  # add r8, r4
+    mul(r5, r5)
+    add(r7, r7, r5)  # wii
+    asr(r5, r5, 16)
+    data(2, 0x44A9)  # add r9, r5
+    data(2, 0x4450)  # add r0, r10
+    label(p1_test)
+    data(2, 0x4558)  # cmp r0, r11
+    blt(p1_loop)
+    mov(r1, sp)
+    ldr(r1, [r1, 12])  # acc
+    data(2, 0xB290)  # uxth r0, r2
+    ldr(r4, [r1, 4])
+    add(r4, r4, r0)  # x = acc[1] + (lo & 0xFFFF)
+    asr(r2, r2, 16)
+    ldr(r5, [r1, 0])
+    add(r5, r5, r2)
+    asr(r0, r4, 16)
+    add(r5, r5, r0)
+    str(r5, [r1, 0])  # acc[0] += (lo >> 16) + h + (x >> 16)
+    data(2, 0xB2A4)  # uxth r4, r4
+    str(r4, [r1, 4])  # acc[1] = x & 0xFFFF
+    data(2, 0xB298)  # uxth r0, r3
+    ldr(r4, [r1, 12])
+    add(r4, r4, r0)  # x = acc[3] + (lo & 0xFFFF)
+    asr(r3, r3, 16)
+    ldr(r5, [r1, 8])
+    add(r5, r5, r3)
+    asr(r0, r4, 16)
+    add(r5, r5, r0)
+    str(r5, [r1, 8])  # acc[2] += (lo >> 16) + h + (x >> 16)
+    data(2, 0xB2A4)  # uxth r4, r4
+    str(r4, [r1, 12])  # acc[3] = x & 0xFFFF
+    mov(r0, r8)
+    lsl(r0, r0, 16)
+    sub(r6, r6, r0)
+    data(2, 0xB2B0)  # uxth r0, r6
+    ldr(r4, [r1, 20])
+    add(r4, r4, r0)  # x = acc[5] + (lo & 0xFFFF)
+    asr(r6, r6, 16)
+    ldr(r5, [r1, 16])
+    add(r5, r5, r6)
+    data(2, 0x4445)  # add r5, r8
+    asr(r0, r4, 16)
+    add(r5, r5, r0)
+    str(r5, [r1, 16])  # acc[4] += (lo >> 16) + h + (x >> 16)
+    data(2, 0xB2A4)  # uxth r4, r4
+    str(r4, [r1, 20])  # acc[5] = x & 0xFFFF
+    mov(r0, r9)
+    lsl(r0, r0, 16)
+    sub(r7, r7, r0)
+    data(2, 0xB2B8)  # uxth r0, r7
+    ldr(r4, [r1, 28])
+    add(r4, r4, r0)  # x = acc[7] + (lo & 0xFFFF)
+    asr(r7, r7, 16)
+    ldr(r5, [r1, 24])
+    add(r5, r5, r7)
+    data(2, 0x444D)  # add r5, r9
+    asr(r0, r4, 16)
+    add(r5, r5, r0)
+    str(r5, [r1, 24])  # acc[6] += (lo >> 16) + h + (x >> 16)
+    data(2, 0xB2A4)  # uxth r4, r4
+    str(r4, [r1, 28])  # acc[7] = x & 0xFFFF
+    # -- pass 2: v*i, v[n-d]*i: frames [start, stop) from prev, then [.., end) from cur --
+    mov(r0, sp)
+    ldr(r1, [r0, 4])
+    ldr(r2, [r0, 8])
+    ldr(r3, [r0, 12])
+    ldr(r0, [r0, 0])
+    ldr(r4, [r3, 48])
+    data(2, 0xB2A5)  # uxth r5, r4
+    lsr(r4, r4, 16)  # r5 start, r4 end
+    ldr(r6, [r2, 24])  # d
+    cmp(r6, r4)
+    bge(p2_stop)
+    mov(r4, r6)
+    label(p2_stop)
+    # r4 stop = min(d, end)
+    ldr(r6, [r2, 4])  # stride
+    ldr(r7, [r2, 8])  # v channel
+    mul(r5, r6)
+    add(r5, r5, r7)
+    add(r5, r5, r5)
+    add(r5, r5, r0)  # &cur[start * stride + v]
+    mul(r4, r6)
+    add(r4, r4, r7)
+    add(r4, r4, r4)
+    add(r4, r4, r0)
+    mov(r11, r4)  # END: &cur[stop * stride + v]
+    add(r6, r6, r6)
+    mov(r10, r6)  # STRIDE (bytes)
+    ldr(r3, [r2, 12])
+    sub(r3, r3, r7)
+    add(r3, r3, r3)  # i - v (bytes)
+    ldr(r4, [r2, 16])
+    data(2, 0xB224)  # sxth r4, r4
+    neg(r4, r4)
+    mov(r12, r4)  # -v bias
+    ldr(r4, [r2, 20])
+    data(2, 0xB224)  # sxth r4, r4
+    neg(r4, r4)
+    mov(lr, r4)  # -i bias
+    ldr(r4, [r2, 0])  # frames
+    ldr(r7, [r2, 24])  # d
+    sub(r4, r4, r7)
+    mul(r4, r6)  # (frames - d) * stride bytes
+    sub(r1, r1, r0)
+    add(r2, r4, r1)  # q offset: prev - cur + (frames - d) * stride
+    mov(r1, r3)
+    mov(r0, r5)
+    mov(r3, 0)
+    mov(r7, 0)
+    mov(r8, r3)
+    mov(r9, r3)
+    b(p2a_test)
+    label(p2a_loop)
+    ldrh(r4, [r0, 0])
+    data(2, 0xB224)  # sxth r4, r4
+    data(2, 0x5E45)  # ldrsh r5, [r0, r1]
+    data(2, 0x5E86)  # ldrsh r6, [r0, r2]
+    data(2, 0x4464)  # add r4, r12
+    data(2, 0x4475)  # add r5, lr
+    data(2, 0x4466)  # add r6, r12
+    mul(r6, r5)
+    add(r7, r7, r6)  # wqi
+    asr(r6, r6, 16)
+    data(2, 0x44B1)  # add r9, r6
+    mul(r4, r5)
+    add(r3, r3, r4)  # wvi
+    asr(r4, r4, 16)
+    data(2, 0x44A0)  # add r8, r4
+    data(2, 0x4450)  # add r0, r10
+    label(p2a_test)
+    data(2, 0x4558)  # cmp r0, r11
+    blt(p2a_loop)
+    mov(r4, sp)
+    ldr(r5, [r4, 8])  # par
+    ldr(r2, [r4, 12])  # acc
+    ldr(r4, [r4, 0])  # cur
+    ldr(r6, [r2, 48])
+    lsr(r6, r6, 16)  # end
+    ldr(r2, [r5, 4])
+    mul(r6, r2)
+    ldr(r2, [r5, 8])
+    add(r6, r6, r2)
+    add(r6, r6, r6)
+    add(r6, r6, r4)
+    mov(r11, r6)  # END: &cur[end * stride + v]
+    ldr(r2, [r5, 24])
+    ldr(r6, [r5, 4])
+    mul(r2, r6)
+    add(r2, r2, r2)
+    neg(r2, r2)  # q offset: -d * stride
+    b(p2b_test)
+    label(p2b_loop)
+    ldrh(r4, [r0, 0])
+    data(2, 0xB224)  # sxth r4, r4
+    data(2, 0x5E45)  # ldrsh r5, [r0, r1]
+    data(2, 0x5E86)  # ldrsh r6, [r0, r2]
+    data(2, 0x4464)  # add r4, r12
+    data(2, 0x4475)  # add r5, lr
+    data(2, 0x4466)  # add r6, r12
+    mul(r6, r5)
+    add(r7, r7, r6)  # wqi
+    asr(r6, r6, 16)
+    data(2, 0x44B1)  # add r9, r6
+    mul(r4, r5)
+    add(r3, r3, r4)  # wvi
+    asr(r4, r4, 16)
+    data(2, 0x44A0)  # add r8, r4
+    data(2, 0x4450)  # add r0, r10
+    label(p2b_test)
+    data(2, 0x4558)  # cmp r0, r11
+    blt(p2b_loop)
+    mov(r1, sp)
+    ldr(r1, [r1, 12])  # acc
+    mov(r0, r8)
+    lsl(r0, r0, 16)
+    sub(r3, r3, r0)
+    data(2, 0xB298)  # uxth r0, r3
+    ldr(r4, [r1, 36])
+    add(r4, r4, r0)  # x = acc[9] + (lo & 0xFFFF)
+    asr(r3, r3, 16)
+    ldr(r5, [r1, 32])
+    add(r5, r5, r3)
+    data(2, 0x4445)  # add r5, r8
+    asr(r0, r4, 16)
+    add(r5, r5, r0)
+    str(r5, [r1, 32])  # acc[8] += (lo >> 16) + h + (x >> 16)
+    data(2, 0xB2A4)  # uxth r4, r4
+    str(r4, [r1, 36])  # acc[9] = x & 0xFFFF
+    mov(r0, r9)
+    lsl(r0, r0, 16)
+    sub(r7, r7, r0)
+    str(r7, [r1, 48])  # acc[12] = lo
+    data(2, 0xB2B8)  # uxth r0, r7
+    ldr(r4, [r1, 44])
+    add(r4, r4, r0)  # x = acc[11] + (lo & 0xFFFF)
+    asr(r7, r7, 16)
+    ldr(r5, [r1, 40])
+    add(r5, r5, r7)
+    data(2, 0x444D)  # add r5, r9
+    asr(r0, r4, 16)
+    add(r5, r5, r0)
+    str(r5, [r1, 40])  # acc[10] += (lo >> 16) + h + (x >> 16)
+    data(2, 0xB2A4)  # uxth r4, r4
+    str(r4, [r1, 44])  # acc[11] = x & 0xFFFF
+    pop({r0, r1, r2, r3})
+    pop({r4, r5, r6, r7})
+    mov(r8, r4)
+    mov(r9, r5)
+    mov(r10, r6)
+    mov(r11, r7)
+    mov(r0, 0)
+"""
+
+_ACCUMULATE_I_THUMB = """
+@micropython.asm_thumb
+def _accumulate_i_thumb(r0, r1, r2):
+    # r0 cur, r1 par, r2 acc (acc[12] = start | end << 16 on entry)
+    push({r2})
+    ldr(r4, [r2, 48])
+    data(2, 0xB2A5)  # uxth r5, r4
+    lsr(r4, r4, 16)  # r5 start, r4 end
+    ldr(r6, [r1, 4])  # stride
+    ldr(r7, [r1, 12])  # i channel
+    mul(r5, r6)
+    add(r5, r5, r7)
+    add(r5, r5, r5)
+    add(r5, r5, r0)  # &cur[start * stride + i]
+    mul(r4, r6)
+    add(r4, r4, r7)
+    add(r4, r4, r4)
+    add(r2, r4, r0)  # END: &cur[end * stride + i]
+    ldr(r3, [r1, 20])
+    data(2, 0xB21B)  # sxth r3, r3
+    neg(r3, r3)  # -i bias
+    add(r1, r6, r6)  # STRIDE (bytes)
+    mov(r0, r5)
+    mov(r5, 0)
+    mov(r6, 0)
+    mov(r7, 0)
+    b(n_test)
+    label(n_loop)
+    ldrh(r4, [r0, 0])
+    data(2, 0xB224)  # sxth r4, r4
+    add(r4, r4, r3)
+    add(r5, r5, r4)  # si
+    mul(r4, r4)
+    add(r6, r6, r4)  # wii
+    asr(r4, r4, 16)
+    add(r7, r7, r4)  # hii
+    add(r0, r0, r1)
+    label(n_test)
+    cmp(r0, r2)
+    blt(n_loop)
+    pop({r1})  # acc
+    data(2, 0xB2A8)  # uxth r0, r5
+    ldr(r2, [r1, 12])
+    add(r2, r2, r0)  # x = acc[3] + (lo & 0xFFFF)
+    asr(r5, r5, 16)
+    ldr(r3, [r1, 8])
+    add(r3, r3, r5)
+    asr(r0, r2, 16)
+    add(r3, r3, r0)
+    str(r3, [r1, 8])  # acc[2] += (lo >> 16) + h + (x >> 16)
+    data(2, 0xB292)  # uxth r2, r2
+    str(r2, [r1, 12])  # acc[3] = x & 0xFFFF
+    mov(r0, r7)
+    lsl(r0, r0, 16)
+    sub(r6, r6, r0)
+    str(r6, [r1, 48])  # acc[12] = lo
+    data(2, 0xB2B0)  # uxth r0, r6
+    ldr(r2, [r1, 28])
+    add(r2, r2, r0)  # x = acc[7] + (lo & 0xFFFF)
+    asr(r6, r6, 16)
+    ldr(r3, [r1, 24])
+    add(r3, r3, r6)
+    add(r3, r3, r7)
+    asr(r0, r2, 16)
+    add(r3, r3, r0)
+    str(r3, [r1, 24])  # acc[6] += (lo >> 16) + h + (x >> 16)
+    data(2, 0xB292)  # uxth r2, r2
+    str(r2, [r1, 28])  # acc[7] = x & 0xFFFF
+    mov(r0, 0)
+"""
+
+
+def _thumb(src, name):
+    """Compile one asm_thumb source above (rp2 port only) and return the function."""
+    g = {"micropython": micropython}
+    exec(src, g)
+    return g[name]
+
+
+THUMB = False           # the asm_thumb kernels are in use (rp2 port)
+THUMB_ERROR = None      # why not, on the rp2 port (the viper kernels run instead)
+_accumulate_viper = _accumulate
+_accumulate_i_viper = _accumulate_i
+if VIPER and sys.platform == "rp2":
+    try:
+        _acc_thumb = _thumb(_ACCUMULATE_THUMB, "_accumulate_thumb")
+        _acci_thumb = _thumb(_ACCUMULATE_I_THUMB, "_accumulate_i_thumb")
+        THUMB = True
+    except Exception as e:      # no inline assembler in this build: viper it is
+        THUMB_ERROR = repr(e)
+
+
+def _accumulate_m0(cur, prev, start, end, par, acc):
+    """`accumulate` by the asm_thumb kernel (same arguments, same words written)."""
+    if end < 16384:
+        acc[12] = start | (end << 16)
+        _acc_thumb(cur, prev, par, acc)
+    else:
+        _accumulate_viper(cur, prev, start, end, par, acc)
+
+
+def _accumulate_i_m0(cur, start, end, par, acc):
+    """`accumulate_i` by the asm_thumb kernel (same arguments, same words written)."""
+    if end < 16384:
+        acc[12] = start | (end << 16)
+        _acci_thumb(cur, par, acc)
+    else:
+        _accumulate_i_viper(cur, start, end, par, acc)
+
+
+if THUMB:
+    _accumulate = _accumulate_m0          # what accumulate() and the engine call
+    _accumulate_i = _accumulate_i_m0
+
+
 @micropython.viper
 def _crossings(cur: ptr16, start: int, end: int, stride: int, ch: int,
                st: ptr32, out: ptr32) -> int:

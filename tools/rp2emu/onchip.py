@@ -1,4 +1,4 @@
-"""Code for the emulated chip (sent through the raw REPL by tools/rp2emu.py): the meter as main.py runs it, measured.
+"""Code for the emulated chip (sent by tools/rp2emu.py): the meter as main.py runs it, measured.
 
 meter_window(board_module, warm_s, window_s, timed) boots the meter with
 boards/pico/main.py's boot() and runs main.run() (the loop itself, unchanged) with a
