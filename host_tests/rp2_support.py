@@ -38,6 +38,13 @@ def image(board="pico"):
         if os.path.exists(path):
             return path
         pytest.skip("emulator: no firmware image and no toolchain to build it: " + HOWTO % board)
+    archive = os.path.join(os.path.dirname(ROOT), "shared", "toolchain",
+                           "micropython-1.28.0-rp2-src.tar.xz")
+    if not (os.environ.get("MICROPY_DIR") or os.path.exists(archive)
+            or os.path.exists(path)):
+        pytest.skip("emulator: no MicroPython tree to build the image from (MICROPY_DIR, "
+                    "or the archive at %s); make firmware BOARD=%s clones one online"
+                    % (archive, board))
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "firmware.py"), board],
                        cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stdout + r.stderr
