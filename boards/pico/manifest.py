@@ -2,9 +2,10 @@
 
     make -C ports/rp2 BOARD=RPI_PICO FROZEN_MANIFEST=/path/to/mpmeter/boards/pico/manifest.py
 
-Why freeze: the meter's bytecode is about 116 KB of .mpy (firmware 92.9 KB, boards/pico
-23.0 KB of which 8.3 KB is the E11 table, mpy-cross -march=armv6m -O2; a test measures
-it). Imported from
+Why freeze: the meter's bytecode is about 127 KB of .mpy (firmware 103.0 KB, of which
+the asm_thumb kernels' source text, compiled at import on the rp2 port, is about 10 KB;
+boards/pico 23.9 KB of which 8.3 KB is the E11 table; mpy-cross -march=armv6m -O2; a
+test measures it). Imported from
 .mpy files on the filesystem (tools/deploy.py, for development) all of it is loaded into
 the RP2040's heap, with its constants and module objects (~200 KB of heap on the 64-bit
 unix port, measured by importing every module; the RP2040's is about that size). Frozen
