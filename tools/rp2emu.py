@@ -266,10 +266,8 @@ def onchip_source():
 def meter_window(chip, board="boards.pico.board", warm_s=2.0, window_s=5.0, timed=False,
                  ms=None):
     """Run tools/rp2emu/onchip.py's meter_window on the chip: the dict it prints."""
-    mod, _, _ = board.rpartition(".")
     code = onchip_source() + "\nimport %s as _b\nmeter_window(_b, %r, %r, %r)\n" % (
         board, warm_s, window_s, timed)
-    del mod
     if ms is None:
         ms = int((warm_s + window_s + 20) * 1000)
     return chip.exec_json(code, ms)
