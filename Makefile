@@ -101,4 +101,4 @@ logs: $(STAMP)
 	$(VPY) tools/deploy.py --logs $(BOARD) $(PORT)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build
+	rm -rf $(VENV) .pytest_cache build $(EMU)/node_modules
