@@ -137,16 +137,11 @@ def readout(c, timeout_s=60):
     return out["sets"]
 
 
-METER_LOOP = """
-from boards.pico import main as M
-from boards.pico import board as B
-meter, board, store = M.boot(B)
-M.run(meter, board)
-"""
+METER_LOOP = rp2emu.meter_loop()
 
 
 def stop_loop(c):
-    """Ctrl-C the loop METER_LOOP started (the raw REPL answers with the
+    """Ctrl-C the loop METER_LOOP (rp2emu.meter_loop) started (the raw REPL answers with the
     KeyboardInterrupt's traceback); the REPL keeps `meter` for exec()."""
     c.write("\x03")
     try:

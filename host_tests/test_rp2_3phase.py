@@ -64,22 +64,7 @@ WINDOW_S = 1.0
 CORRUPT = 7
 BOUND_A = 0.1          # % of A+ (class C / 5)
 BOUND_R = 0.2          # % of R+
-FS_CODES = 32768 / 1.2  # codes per volt at the pin, gain 1
 CPU_HZ = 125e6
-
-
-def afe_model(front_end, v=V_RMS, i=I_RMS, phi=PHI_DEG):
-    """The device's inputs (ads131m08.mjs command()): V1..V3 on 0..2, I1..I3 on 3..5,
-    their balanced sum (0) on the neutral channel 6, nothing on 7."""
-    v_amp = math.sqrt(2) * v / front_end["v_ratio"] * FS_CODES
-    i_amp = math.sqrt(2) * i * front_end["burden_ohm"] / front_end["ct_ratio"] * FS_CODES
-    ch = {}
-    for k, ang in enumerate((0.0, -120.0, 120.0)):
-        ch[str(k)] = {"amp": v_amp, "phase": ang}
-        ch[str(3 + k)] = {"amp": i_amp, "phase": ang - phi}
-    ch["6"] = {"amp": 0.0}
-    ch["7"] = {"amp": 0.0}
-    return {"f": F, "channels": ch, "noise": NOISE, "seed": 7}
 
 
 WINDOW = """
@@ -125,7 +110,7 @@ def test_3phase_pio_dma_spi_energy_and_crc():
     chip = rp2emu.Chip(uf2, device="ads131m08")
     try:
         chip.boot()
-        dev0 = chip.afe(**afe_model(FRONT_END))
+        dev0 = chip.afe(**rp2emu.ads131m08_afe(FRONT_END, V_RMS, I_RMS, PHI_DEG, F, NOISE))
         st0 = chip.status()
         code = rp2emu.onchip_source() + WINDOW % (WARM_S, WINDOW_S)
         out = chip.exec(code, int((WARM_S + WINDOW_S + 20) * 1000))

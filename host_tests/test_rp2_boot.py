@@ -32,7 +32,6 @@ the board and its sampler, the clock, Meter) and the sampling start from reset.
 
 import json
 import math
-import os
 import random
 
 import pytest
@@ -47,7 +46,6 @@ V, AMPS = 230.0, 20.0
 FS = 4000
 BOUND = 0.003
 SEED = 4242
-CHECKS = os.path.join(rp2emu.HARNESS, "onchip_checks.py")
 
 TAIL = """
 from boards.pico import main as _M
@@ -87,7 +85,7 @@ def first_crossing(start_s, phase0_deg, f, limit=400):
 
 
 def boot_run(uf2, seed, f=50.0, phase0=0.0, off_ms=0, warm_s=1.0, window_s=2.0):
-    code = (rp2emu.onchip_source() + "\n" + open(CHECKS).read()
+    code = (rp2emu.onchip_source() + "\n" + rp2emu.checks_source()
             + TAIL % (warm_s, window_s))
     on = rp2emu.pico_analog(V, AMPS, 0.0, f, phase0=phase0)
     with rp2emu.Chip(uf2, seed=seed) as chip:

@@ -14,15 +14,6 @@ pytestmark = rs.full
 
 STEADY_S = 30
 
-LOOP = """
-import gc
-from boards.pico import main as M
-from boards.pico import board as B
-meter, board, store = M.boot(B)
-gc.collect()
-print('HEAP0', gc.mem_free())
-M.run(meter, board)
-"""
 AFTER = ("import gc, json\ngc.collect()\n"
          "print(json.dumps([gc.mem_free(), meter.faults, meter.errors, "
          "board.sampler.overruns]))\n")
@@ -32,7 +23,7 @@ def test_cpu_load_and_heap_over_a_steady_run():
     uf2 = rs.image("pico")
     with rs.chip(uf2) as c:
         c.analog(**rs.rp2emu.pico_analog(230.0, 5.0, 60.0))
-        c.start(LOOP)
+        c.start(rs.METER_LOOP)
         c.wait_for("HEAP0 ", 5000)
         heap0 = int(c.wait_for("\r\n", 1000))
         c.run(ms=2000)

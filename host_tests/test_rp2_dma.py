@@ -29,7 +29,6 @@ the ADC's 12-bit quantisation, its E11 DNL (undone by the board's table) and noi
 """
 
 import math
-import os
 
 from rp2_support import full, image
 
@@ -40,7 +39,6 @@ pytestmark = full
 V, AMPS, PHI, F = 230.0, 20.0, 30.0, 50.0
 STALL1_MS, STALL2_MS = 400, 1000
 BOUND = 0.003
-CHECKS = os.path.join(rp2emu.HARNESS, "onchip_checks.py")
 
 
 def energy(a, b, name):
@@ -52,7 +50,7 @@ def energy(a, b, name):
 def trace(stalls, total_s, max_age_us=None):
     """dma_trace on the chip; stalls: [(ms run before, ms stalled), ...]."""
     uf2 = image("pico")
-    code = (open(CHECKS).read() + "\nimport boards.pico.board as _b\ndma_trace(_b, %r, %r)\n"
+    code = (rp2emu.checks_source() + "\nimport boards.pico.board as _b\ndma_trace(_b, %r, %r)\n"
             % (total_s, max_age_us))
     with rp2emu.Chip(uf2, seed=7) as chip:
         chip.boot()

@@ -23,7 +23,6 @@ Not covered by the emulator: a cut inside one flash operation (the harness appli
 sector erase or a page program in one step), the erase time (instant here).
 """
 
-import os
 import random
 
 import pytest
@@ -34,7 +33,6 @@ import rp2emu
 
 pytestmark = full
 
-CHECKS = os.path.join(rp2emu.HARNESS, "onchip_checks.py")
 MAIN_PY = "from boards.pico import main\nmain.main()\n"
 V, AMPS = 230.0, 85.0
 P_W = V * AMPS                      # PF 1
@@ -42,11 +40,6 @@ STEP_WH = 100.0                     # the 162's display step (0.1 kWh): a save a
 T_LOOP_S = 0.35                     # reset -> the meter's loop (measured: POWER_UP event)
 NAMES = ("a_plus", "a_minus", "r_plus", "r_minus")
 SEED = 20261202
-
-
-def checks_source():
-    with open(CHECKS) as f:
-        return f.read()
 
 
 def wh(pair):
@@ -89,7 +82,7 @@ def store_state(uf2, flash, seed):
         boot_out = chip.usb
         chip.write("\x03")                    # one: a second would interrupt power_down
         stopped = chip.wait_for(">>> ", 5000)
-        code = checks_source() + "\nimport boards.pico.board as _b\nstore_state(_b)\n"
+        code = rp2emu.checks_source() + "\nimport boards.pico.board as _b\nstore_state(_b)\n"
         st = chip.exec_json(code, 30000)
         st["usb"] = boot_out + stopped
         return st

@@ -16,7 +16,6 @@ rp2040js counts Cortex-M0+ cycles with zero-wait memory: code running from flash
 is slower on silicon (cache misses), so these are lower bounds. Figures only.
 """
 
-import math
 import os
 import statistics
 import sys
@@ -34,33 +33,7 @@ STEADY_S = float(os.environ.get("EMU_STEADY_S", "60"))
 MINUTES = float(os.environ.get("EMU_MINUTES", "10"))
 CYCLE_HZ = 125e6
 
-THREE = """
-import boards.pico_ads131m08.board as _b3
-"""
-LOOP = """
-import gc
-from boards.pico import main as M
-meter, board, store = M.boot(%s)
-gc.collect()
-print('HEAP0', gc.mem_free())
-M.run(meter, board)
-"""
 HEAP = "import gc\na = gc.mem_free()\ngc.collect()\nprint(a, gc.mem_free())\n"
-
-
-def afe_3phase():
-    from boards.pico_ads131m08.board import FRONT_END as fe
-
-    codes = 32768 / 1.2
-    va = math.sqrt(2) * 230.0 / fe["v_ratio"] * codes
-    ia = math.sqrt(2) * 5.0 * fe["burden_ohm"] / fe["ct_ratio"] * codes
-    ch = {}
-    for k, ang in enumerate((0.0, -120.0, 120.0)):
-        ch[str(k)] = {"amp": va, "phase": ang}
-        ch[str(3 + k)] = {"amp": ia, "phase": ang - 60.0}
-    ch["6"] = {"amp": 0.0}
-    ch["7"] = {"amp": 0.0}
-    return {"f": 50.0, "channels": ch, "noise": 0.3, "seed": 7}
 
 
 def new_chip(board):
@@ -75,7 +48,9 @@ def new_chip(board):
     else:
         c = rp2emu.Chip(uf2, device="ads131m08")
         c.boot()
-        c.afe(**afe_3phase())
+        from boards.pico_ads131m08.board import FRONT_END
+
+        c.afe(**rp2emu.ads131m08_afe(FRONT_END, phi_deg=60.0))
     return c, None
 
 
@@ -106,7 +81,7 @@ def whole(board, module):
         print("%s: skipped: %s" % (board, why))
         return
     with c:
-        c.start((THREE if module == "_b3" else "") + LOOP % module)
+        c.start(rp2emu.meter_loop(module))
         c.run(ms=3000)
         a = c.status()
         t = time.time()
@@ -134,9 +109,9 @@ def whole(board, module):
 def main():
     print("emulated RP2040 (rp2040js 1.4.1, 125 MHz, zero-wait memory)")
     steps("pico", "boards.pico.board", 20)
-    whole("pico", "__import__('boards.pico.board').pico.board")
+    whole("pico", "boards.pico.board")
     steps("pico_ads131m08", "boards.pico_ads131m08.board", 40)
-    whole("pico_ads131m08", "_b3")
+    whole("pico_ads131m08", "boards.pico_ads131m08.board")
     return 0
 
 

@@ -258,9 +258,44 @@ def pico_analog(v_rms=230.0, i_rms=5.0, phi_deg=0.0, f=50.0, harmonics=(), phase
             "channels": {"0": {"harmonics": vh}, "1": {"harmonics": ih}}}
 
 
-def onchip_source():
-    with open(os.path.join(HARNESS, "onchip.py")) as f:
+def ads131m08_afe(front_end, v_rms=230.0, i_rms=5.0, phi_deg=30.0, f=50.0, noise=0.3,
+                  seed=7):
+    """The ADS131M08 device's inputs (tools/rp2emu/ads131m08.mjs command()) for a balanced
+    3-phase load through the front end of boards/pico_ads131m08/board.py's FRONT_END
+    (1.2 V = 32768 codes at gain 1): V1..V3 on 0..2, I1..I3 on 3..5 lagging phi, their sum
+    (0) on the neutral channel 6, nothing on 7."""
+    import math
+
+    codes = 32768 / 1.2
+    va = math.sqrt(2) * v_rms / front_end["v_ratio"] * codes
+    ia = math.sqrt(2) * i_rms * front_end["burden_ohm"] / front_end["ct_ratio"] * codes
+    ch = {}
+    for k, ang in enumerate((0.0, -120.0, 120.0)):
+        ch[str(k)] = {"amp": va, "phase": ang}
+        ch[str(3 + k)] = {"amp": ia, "phase": ang - phi_deg}
+    ch["6"] = {"amp": 0.0}
+    ch["7"] = {"amp": 0.0}
+    return {"f": f, "channels": ch, "noise": noise, "seed": seed}
+
+
+def meter_loop(board="boards.pico.board"):
+    """Code for start(): the meter as the deployed main.py runs it (boot(), then run()
+    forever) on `board`'s module; it prints `HEAP0 <free>` after boot (a collection
+    first). Ctrl-C ends it; the REPL keeps `meter`, `board` and `store`."""
+    return ("import gc\nimport %s as _bm\nfrom boards.pico import main as M\n"
+            "meter, board, store = M.boot(_bm)\ngc.collect()\n"
+            "print('HEAP0', gc.mem_free())\nM.run(meter, board)\n" % board)
+
+
+def onchip_source(name="onchip.py"):
+    """The source of a chip-side module of the harness: onchip.py (meter_window), or
+    onchip_checks.py (checks_source(): the store, DMA and boot tests' functions)."""
+    with open(os.path.join(HARNESS, name)) as f:
         return f.read()
+
+
+def checks_source():
+    return onchip_source("onchip_checks.py")
 
 
 def meter_window(chip, board="boards.pico.board", warm_s=2.0, window_s=5.0, timed=False,

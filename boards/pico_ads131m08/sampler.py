@@ -195,6 +195,12 @@ VIPER = sys.implementation.name == "micropython"
 # comment. Arguments: raw, out, tab and ctx = array('i') [frames, address of st] (4 at most).
 # Per word: (crc ^ x) >> 8 is the first table index (both 16-bit), the second
 # ((crc' >> 8) ^ x) & 0xFF; crc is cut to 16 bits once per word.
+# the 8 channel words of a good frame: to out and remembered in st[0..7]; of a bad one:
+# the remembered words to out
+_COPY = "".join("    ldrh(r5, [r7, %d])\n    strh(r5, [r1, %d])\n    str(r5, [r3, %d])\n"
+                % (2 + 2 * k, 2 * k, 4 * k) for k in range(8))
+_HOLD = "".join("    ldr(r5, [r3, %d])\n    strh(r5, [r1, %d])\n" % (4 * k, 2 * k)
+                for k in range(8))
 _CONVERT_THUMB = """
 @micropython.asm_thumb
 def _convert_thumb(r0, r1, r2, r3):
@@ -254,31 +260,7 @@ def _convert_thumb(r0, r1, r2, r3):
     mov(r6, r12)
     cmp(r5, r6)
     bne(f_status)
-    ldrh(r5, [r7, 2])
-    strh(r5, [r1, 0])
-    str(r5, [r3, 0])
-    ldrh(r5, [r7, 4])
-    strh(r5, [r1, 2])
-    str(r5, [r3, 4])
-    ldrh(r5, [r7, 6])
-    strh(r5, [r1, 4])
-    str(r5, [r3, 8])
-    ldrh(r5, [r7, 8])
-    strh(r5, [r1, 6])
-    str(r5, [r3, 12])
-    ldrh(r5, [r7, 10])
-    strh(r5, [r1, 8])
-    str(r5, [r3, 16])
-    ldrh(r5, [r7, 12])
-    strh(r5, [r1, 10])
-    str(r5, [r3, 20])
-    ldrh(r5, [r7, 14])
-    strh(r5, [r1, 12])
-    str(r5, [r3, 24])
-    ldrh(r5, [r7, 16])
-    strh(r5, [r1, 14])
-    str(r5, [r3, 28])
-    b(f_next)
+""" + _COPY + """    b(f_next)
     label(f_crc)
     ldr(r5, [r3, 32])
     add(r5, 1)
@@ -292,23 +274,7 @@ def _convert_thumb(r0, r1, r2, r3):
     mov(r5, r10)
     add(r5, 1)
     mov(r10, r5)
-    ldr(r5, [r3, 0])
-    strh(r5, [r1, 0])
-    ldr(r5, [r3, 4])
-    strh(r5, [r1, 2])
-    ldr(r5, [r3, 8])
-    strh(r5, [r1, 4])
-    ldr(r5, [r3, 12])
-    strh(r5, [r1, 6])
-    ldr(r5, [r3, 16])
-    strh(r5, [r1, 8])
-    ldr(r5, [r3, 20])
-    strh(r5, [r1, 10])
-    ldr(r5, [r3, 24])
-    strh(r5, [r1, 12])
-    ldr(r5, [r3, 28])
-    strh(r5, [r1, 14])
-    label(f_next)
+""" + _HOLD + """    label(f_next)
     add(r1, 16)
     label(f_test)
     data(2, 0x4540)  # cmp r0, r8
@@ -328,12 +294,11 @@ if VIPER and sys.platform == "rp2":
     try:
         import uctypes
 
-        _g = {"micropython": micropython}
-        exec(_CONVERT_THUMB, _g)
-        _convert_thumb = _g["_convert_thumb"]
+        from mpmeter.metrology.kernels import compile_thumb
+
+        _convert_thumb = compile_thumb(_CONVERT_THUMB, "_convert_thumb")
         _addressof = uctypes.addressof
         _CTX = array.array("i", (0, 0))
-        del _g
         THUMB = True
     except Exception as e:      # no inline assembler in this build: viper it is
         THUMB_ERROR = repr(e)

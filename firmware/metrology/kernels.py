@@ -324,7 +324,50 @@ def accumulate_i(cur, start, end, par, acc):
 # and every other port keeps the viper kernels. start and end travel in acc[12] (the
 # scratch word: 4 arguments at most), as start | end << 16, so end < 16384 (the wrapper
 # hands longer calls to the viper kernel).
-_ACCUMULATE_THUMB = """
+# Pieces the two sources below repeat, written once: _fold(lo, k, h) adds a block's sum
+# to the (hi, lo16) pair acc[k], acc[k + 1] as the viper kernels' fold does (lo: the
+# wrapping 32-bit sum in a low register; h: the sum of p >> 16 in r8 / r9, or none for
+# sv and si; keep: acc[12] = lo as well, as the viper kernel leaves its scratch word);
+# _P2_FRAME is one frame of pass 2 (v*i and v[n-d]*i).
+def _fold(lo, k, h=None, keep=False):
+    n = int(lo[1:])
+    out = ""
+    if h:
+        out += "    mov(r0, %s)\n    lsl(r0, r0, 16)\n    sub(%s, %s, r0)\n" % (h, lo, lo)
+    if keep:
+        out += "    str(%s, [r1, 48])  # acc[12] = lo\n" % lo
+    out += ("    data(2, 0x%04X)  # uxth r0, %s\n    ldr(r4, [r1, %d])\n"
+            "    add(r4, r4, r0)  # x = acc[%d] + (lo & 0xFFFF)\n    asr(%s, %s, 16)\n"
+            "    ldr(r5, [r1, %d])\n    add(r5, r5, %s)\n"
+            % (0xB280 | n << 3, lo, 4 * k + 4, k + 1, lo, lo, 4 * k, lo))
+    if h:
+        out += "    data(2, 0x%04X)  # add r5, %s\n" % (0x4440 | (int(h[1:]) - 8) << 3 | 5, h)
+    return out + ("    asr(r0, r4, 16)\n    add(r5, r5, r0)\n"
+                  "    str(r5, [r1, %d])  # acc[%d] += (lo >> 16) + h + (x >> 16)\n"
+                  "    data(2, 0xB2A4)  # uxth r4, r4\n"
+                  "    str(r4, [r1, %d])  # acc[%d] = x & 0xFFFF\n"
+                  % (4 * k, k, 4 * k + 4, k + 1))
+
+
+_P2_FRAME = """    ldrh(r4, [r0, 0])
+    data(2, 0xB224)  # sxth r4, r4
+    data(2, 0x5E45)  # ldrsh r5, [r0, r1]
+    data(2, 0x5E86)  # ldrsh r6, [r0, r2]
+    data(2, 0x4464)  # add r4, r12
+    data(2, 0x4475)  # add r5, lr
+    data(2, 0x4466)  # add r6, r12
+    mul(r6, r5)
+    add(r7, r7, r6)  # wqi
+    asr(r6, r6, 16)
+    data(2, 0x44B1)  # add r9, r6
+    mul(r4, r5)
+    add(r3, r3, r4)  # wvi
+    asr(r4, r4, 16)
+    data(2, 0x44A0)  # add r8, r4
+    data(2, 0x4450)  # add r0, r10
+"""
+
+_ACCUMULATE_THUMB = ("""
 @micropython.asm_thumb
 def _accumulate_thumb(r0, r1, r2, r3):
     # r0 cur, r1 prev, r2 par, r3 acc (acc[12] = start | end << 16 on entry)
@@ -392,58 +435,10 @@ def _accumulate_thumb(r0, r1, r2, r3):
     blt(p1_loop)
     mov(r1, sp)
     ldr(r1, [r1, 12])  # acc
-    data(2, 0xB290)  # uxth r0, r2
-    ldr(r4, [r1, 4])
-    add(r4, r4, r0)  # x = acc[1] + (lo & 0xFFFF)
-    asr(r2, r2, 16)
-    ldr(r5, [r1, 0])
-    add(r5, r5, r2)
-    asr(r0, r4, 16)
-    add(r5, r5, r0)
-    str(r5, [r1, 0])  # acc[0] += (lo >> 16) + h + (x >> 16)
-    data(2, 0xB2A4)  # uxth r4, r4
-    str(r4, [r1, 4])  # acc[1] = x & 0xFFFF
-    data(2, 0xB298)  # uxth r0, r3
-    ldr(r4, [r1, 12])
-    add(r4, r4, r0)  # x = acc[3] + (lo & 0xFFFF)
-    asr(r3, r3, 16)
-    ldr(r5, [r1, 8])
-    add(r5, r5, r3)
-    asr(r0, r4, 16)
-    add(r5, r5, r0)
-    str(r5, [r1, 8])  # acc[2] += (lo >> 16) + h + (x >> 16)
-    data(2, 0xB2A4)  # uxth r4, r4
-    str(r4, [r1, 12])  # acc[3] = x & 0xFFFF
-    mov(r0, r8)
-    lsl(r0, r0, 16)
-    sub(r6, r6, r0)
-    data(2, 0xB2B0)  # uxth r0, r6
-    ldr(r4, [r1, 20])
-    add(r4, r4, r0)  # x = acc[5] + (lo & 0xFFFF)
-    asr(r6, r6, 16)
-    ldr(r5, [r1, 16])
-    add(r5, r5, r6)
-    data(2, 0x4445)  # add r5, r8
-    asr(r0, r4, 16)
-    add(r5, r5, r0)
-    str(r5, [r1, 16])  # acc[4] += (lo >> 16) + h + (x >> 16)
-    data(2, 0xB2A4)  # uxth r4, r4
-    str(r4, [r1, 20])  # acc[5] = x & 0xFFFF
-    mov(r0, r9)
-    lsl(r0, r0, 16)
-    sub(r7, r7, r0)
-    data(2, 0xB2B8)  # uxth r0, r7
-    ldr(r4, [r1, 28])
-    add(r4, r4, r0)  # x = acc[7] + (lo & 0xFFFF)
-    asr(r7, r7, 16)
-    ldr(r5, [r1, 24])
-    add(r5, r5, r7)
-    data(2, 0x444D)  # add r5, r9
-    asr(r0, r4, 16)
-    add(r5, r5, r0)
-    str(r5, [r1, 24])  # acc[6] += (lo >> 16) + h + (x >> 16)
-    data(2, 0xB2A4)  # uxth r4, r4
-    str(r4, [r1, 28])  # acc[7] = x & 0xFFFF
+""" + _fold('r2', 0) +
+     _fold('r3', 2) +
+     _fold('r6', 4, 'r8') +
+     _fold('r7', 6, 'r9') + """
     # -- pass 2: v*i, v[n-d]*i: frames [start, stop) from prev, then [.., end) from cur --
     mov(r0, sp)
     ldr(r1, [r0, 4])
@@ -497,22 +492,7 @@ def _accumulate_thumb(r0, r1, r2, r3):
     mov(r9, r3)
     b(p2a_test)
     label(p2a_loop)
-    ldrh(r4, [r0, 0])
-    data(2, 0xB224)  # sxth r4, r4
-    data(2, 0x5E45)  # ldrsh r5, [r0, r1]
-    data(2, 0x5E86)  # ldrsh r6, [r0, r2]
-    data(2, 0x4464)  # add r4, r12
-    data(2, 0x4475)  # add r5, lr
-    data(2, 0x4466)  # add r6, r12
-    mul(r6, r5)
-    add(r7, r7, r6)  # wqi
-    asr(r6, r6, 16)
-    data(2, 0x44B1)  # add r9, r6
-    mul(r4, r5)
-    add(r3, r3, r4)  # wvi
-    asr(r4, r4, 16)
-    data(2, 0x44A0)  # add r8, r4
-    data(2, 0x4450)  # add r0, r10
+""" + _P2_FRAME + """
     label(p2a_test)
     data(2, 0x4558)  # cmp r0, r11
     blt(p2a_loop)
@@ -536,58 +516,14 @@ def _accumulate_thumb(r0, r1, r2, r3):
     neg(r2, r2)  # q offset: -d * stride
     b(p2b_test)
     label(p2b_loop)
-    ldrh(r4, [r0, 0])
-    data(2, 0xB224)  # sxth r4, r4
-    data(2, 0x5E45)  # ldrsh r5, [r0, r1]
-    data(2, 0x5E86)  # ldrsh r6, [r0, r2]
-    data(2, 0x4464)  # add r4, r12
-    data(2, 0x4475)  # add r5, lr
-    data(2, 0x4466)  # add r6, r12
-    mul(r6, r5)
-    add(r7, r7, r6)  # wqi
-    asr(r6, r6, 16)
-    data(2, 0x44B1)  # add r9, r6
-    mul(r4, r5)
-    add(r3, r3, r4)  # wvi
-    asr(r4, r4, 16)
-    data(2, 0x44A0)  # add r8, r4
-    data(2, 0x4450)  # add r0, r10
+""" + _P2_FRAME + """
     label(p2b_test)
     data(2, 0x4558)  # cmp r0, r11
     blt(p2b_loop)
     mov(r1, sp)
     ldr(r1, [r1, 12])  # acc
-    mov(r0, r8)
-    lsl(r0, r0, 16)
-    sub(r3, r3, r0)
-    data(2, 0xB298)  # uxth r0, r3
-    ldr(r4, [r1, 36])
-    add(r4, r4, r0)  # x = acc[9] + (lo & 0xFFFF)
-    asr(r3, r3, 16)
-    ldr(r5, [r1, 32])
-    add(r5, r5, r3)
-    data(2, 0x4445)  # add r5, r8
-    asr(r0, r4, 16)
-    add(r5, r5, r0)
-    str(r5, [r1, 32])  # acc[8] += (lo >> 16) + h + (x >> 16)
-    data(2, 0xB2A4)  # uxth r4, r4
-    str(r4, [r1, 36])  # acc[9] = x & 0xFFFF
-    mov(r0, r9)
-    lsl(r0, r0, 16)
-    sub(r7, r7, r0)
-    str(r7, [r1, 48])  # acc[12] = lo
-    data(2, 0xB2B8)  # uxth r0, r7
-    ldr(r4, [r1, 44])
-    add(r4, r4, r0)  # x = acc[11] + (lo & 0xFFFF)
-    asr(r7, r7, 16)
-    ldr(r5, [r1, 40])
-    add(r5, r5, r7)
-    data(2, 0x444D)  # add r5, r9
-    asr(r0, r4, 16)
-    add(r5, r5, r0)
-    str(r5, [r1, 40])  # acc[10] += (lo >> 16) + h + (x >> 16)
-    data(2, 0xB2A4)  # uxth r4, r4
-    str(r4, [r1, 44])  # acc[11] = x & 0xFFFF
+""" + _fold('r3', 8, 'r8') +
+     _fold('r7', 10, 'r9', keep=True) + """
     pop({r0, r1, r2, r3})
     pop({r4, r5, r6, r7})
     mov(r8, r4)
@@ -595,7 +531,7 @@ def _accumulate_thumb(r0, r1, r2, r3):
     mov(r10, r6)
     mov(r11, r7)
     mov(r0, 0)
-"""
+""")
 
 _ACCUMULATE_I_THUMB = """
 @micropython.asm_thumb
@@ -669,8 +605,9 @@ def _accumulate_i_thumb(r0, r1, r2):
 """
 
 
-def _thumb(src, name):
-    """Compile one asm_thumb source above (rp2 port only) and return the function."""
+def compile_thumb(src, name):
+    """Compile an asm_thumb source (rp2 port only; see above) and return its function
+    `name` (also used by boards/pico_ads131m08/sampler.py)."""
     g = {"micropython": micropython}
     exec(src, g)
     return g[name]
@@ -682,8 +619,8 @@ _accumulate_viper = _accumulate
 _accumulate_i_viper = _accumulate_i
 if VIPER and sys.platform == "rp2":
     try:
-        _acc_thumb = _thumb(_ACCUMULATE_THUMB, "_accumulate_thumb")
-        _acci_thumb = _thumb(_ACCUMULATE_I_THUMB, "_accumulate_i_thumb")
+        _acc_thumb = compile_thumb(_ACCUMULATE_THUMB, "_accumulate_thumb")
+        _acci_thumb = compile_thumb(_ACCUMULATE_I_THUMB, "_accumulate_i_thumb")
         THUMB = True
     except Exception as e:      # no inline assembler in this build: viper it is
         THUMB_ERROR = repr(e)

@@ -19,7 +19,8 @@
 const WIDE_LSB = 10;            // 1 + 9 LSB of extra width
 const HALF = WIDE_LSB / 2;
 
-function mulberry32(seed) {
+// a small seeded generator (also the ADS131M08 model's noise)
+export function mulberry32(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -65,6 +65,8 @@
 //                  FIFO stays 4 deep; the DMA drains it within a few ns of emulated time),
 //                  the 2-cycle input synchroniser (INPUT_SYNC_BYPASS).
 
+import { mulberry32 } from './adc.mjs';
+
 const GP = { sclk: 2, din: 3, dout: 4, cs: 5, drdy: 6, sync: 7 };
 const LOW = 0;
 const HIGH = 1;
@@ -99,17 +101,6 @@ function crc16(bytes, poly) {
     }
   }
   return crc;
-}
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---- the PIO pacer: rp2040js's PIO on the emulated clock ------------------------------------
